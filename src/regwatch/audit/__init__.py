@@ -1,0 +1,1 @@
+"""The provision log: who was handed what, and why."""

@@ -1,0 +1,65 @@
+"""Charges: one per customer, item, day and person, however often it is asked.
+
+The key of the charges table decides: a page fetched twice, or an extract
+repeated on the same day, adds no second charge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Connection, func, select
+
+from regwatch.billing.prices import Item, price_on
+from regwatch.clock import to_micros
+from regwatch.store.sql import chunks, insert_ignoring_duplicates
+from regwatch.store.tables import charges
+
+
+def charge(
+    conn: Connection,
+    customer_id: str,
+    item: Item,
+    day: date,
+    person_ids: Iterable[int],
+    now: datetime,
+) -> int:
+    """Record charges for persons not yet charged; return how many were new."""
+    price = price_on(day, item)
+    rows = [
+        {
+            "customer_id": customer_id,
+            "item": item.value,
+            "day": day,
+            "person_id": person_id,
+            "charged_at": to_micros(now),
+            "price_cents": price.cents,
+            "vat_percent": price.vat_percent,
+        }
+        for person_id in sorted(set(person_ids))
+    ]
+    added = 0
+    for part in chunks(rows):
+        result = conn.execute(insert_ignoring_duplicates(conn, charges), list(part))
+        added += max(result.rowcount, 0)
+    return added
+
+
+@dataclass(frozen=True)
+class ChargeTotal:
+    item: Item
+    persons: int
+    cents: int
+
+
+def totals(conn: Connection, customer_id: str) -> list[ChargeTotal]:
+    """What a customer has been charged, per item."""
+    rows = conn.execute(
+        select(charges.c.item, func.count(), func.sum(charges.c.price_cents))
+        .where(charges.c.customer_id == customer_id)
+        .group_by(charges.c.item)
+        .order_by(charges.c.item)
+    )
+    return [ChargeTotal(Item(item), n, int(cents or 0)) for item, n, cents in rows]

@@ -1,0 +1,234 @@
+"""The command line: regwatch init | register | days | customers | serve | demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date, datetime, time
+
+import click
+
+from regwatch import logs
+from regwatch.clock import VILNIUS, format_instant, parse_instant
+from regwatch.config import Settings
+from regwatch.errors import ServiceError
+from regwatch.kinds import UnknownKindError, describe, parse_kinds
+from regwatch.setup import AlreadyInitialised, initialise, open_database
+from regwatch.store.engine import Database
+
+
+def _db(ctx: click.Context) -> Database:
+    return ctx.obj["db"]  # type: ignore[no-any-return]
+
+
+def parse_start(text: str) -> datetime:
+    """A date (meaning Vilnius midnight) or an instant with its offset."""
+    try:
+        return datetime.combine(date.fromisoformat(text), time(0), tzinfo=VILNIUS)
+    except ValueError:
+        pass
+    try:
+        return parse_instant(text)
+    except ValueError as error:
+        raise click.BadParameter(
+            f"{text!r}: give a date (2026-11-02) or an instant with an offset "
+            f"(2026-11-02T08:00:00+02:00): {error}"
+        ) from None
+
+
+@click.group()
+@click.option(
+    "--database",
+    envvar="REGWATCH_DATABASE_URL",
+    default=Settings.database_url,
+    show_default=True,
+    help="SQLAlchemy URL of the database (or REGWATCH_DATABASE_URL).",
+)
+@click.pass_context
+def main(ctx: click.Context, database: str) -> None:
+    """regwatch: change monitoring for a population register."""
+    logs.configure()
+    settings = Settings.from_env()
+    settings = Settings(**{**settings.__dict__, "database_url": database})
+    ctx.obj = {"settings": settings, "db": open_database(settings)}
+
+
+@main.command()
+@click.option(
+    "--simulated-clock",
+    "start",
+    metavar="START",
+    help="Keep the database's own time, starting at START; "
+    "it moves only with 'register simulate'.",
+)
+@click.pass_context
+def init(ctx: click.Context, start: str | None) -> None:
+    """Create the database (or bring its schema up to date)."""
+    db = _db(ctx)
+    try:
+        created = initialise(db, simulated_clock=parse_start(start) if start else None)
+    except AlreadyInitialised as error:
+        raise click.ClickException(str(error)) from None
+    clock = "simulated" if start else "wall"
+    if created:
+        click.echo(f"initialised {db.engine.url!r} on the {clock} clock")
+        click.echo(f"time now: {format_instant(db.now())}")
+    else:
+        click.echo("already initialised; schema is up to date")
+
+
+@main.group()
+def register() -> None:
+    """The register mirror: generate, simulate, export."""
+
+
+@register.command("generate")
+@click.option("--persons", type=click.IntRange(1), required=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.pass_context
+def register_generate(ctx: click.Context, persons: int, seed: int) -> None:
+    """Fill an empty mirror with a generated register of PERSONS persons."""
+    from regwatch.register.synth.population import generate_register
+
+    db = _db(ctx)
+    summary = generate_register(db, persons, seed, start=db.now())
+    click.echo(_summary_text("generated", summary))
+
+
+@register.command("simulate")
+@click.option("--days", type=click.IntRange(1), required=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--rate-scale",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Multiply every event rate (e.g. 25 for a busy day).",
+)
+@click.pass_context
+def register_simulate(
+    ctx: click.Context, days: int, seed: int, rate_scale: float
+) -> None:
+    """Record DAYS days of register activity and move the simulated clock."""
+    from regwatch.register.synth.activity import simulate
+
+    db = _db(ctx)
+    summary = simulate(db, days, seed, rate_scale=rate_scale)
+    click.echo(_summary_text("simulated", summary))
+    click.echo(f"time now: {format_instant(db.now())}")
+
+
+@register.command("export")
+@click.option("--limit", type=click.IntRange(1), default=None)
+@click.option("--out", type=click.File("w", encoding="utf-8"), default="-")
+@click.pass_context
+def register_export(ctx: click.Context, limit: int | None, out) -> None:  # type: ignore[no-untyped-def]
+    """Write the mirror as JSON Lines, one person a line."""
+    from regwatch.register.export import dump_line, export_persons
+
+    with _db(ctx).read() as conn:
+        for document in export_persons(conn, limit):
+            out.write(dump_line(document) + "\n")
+
+
+@main.group()
+def days() -> None:
+    """Publishing days."""
+
+
+@days.command("publish")
+@click.pass_context
+def days_publish(ctx: click.Context) -> None:
+    """Publish every day that has ended and is not yet published."""
+    from regwatch.monitoring.days import publish_pending
+
+    published = publish_pending(_db(ctx))
+    if not published:
+        click.echo("nothing to publish")
+    for day in published:
+        click.echo(
+            f"published {day.day}: {day.changed_persons} changed persons, "
+            f"{day.answers} reported to customers"
+        )
+
+
+@main.group()
+def customers() -> None:
+    """Customers and their contracts."""
+
+
+@customers.command("add")
+@click.argument("name")
+@click.option("--kinds", required=True, help="ALL or a list such as NAME,DEATH")
+@click.option("--company-code", default=None, help="9-digit company code")
+@click.option("--secret", default=None, help="Use this secret instead of a new one")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON")
+@click.pass_context
+def customers_add(
+    ctx: click.Context,
+    name: str,
+    kinds: str,
+    company_code: str | None,
+    secret: str | None,
+    as_json: bool,
+) -> None:
+    """Add a customer; its secret is shown this once and never again."""
+    from regwatch.monitoring.customers import add_customer
+
+    try:
+        mask = parse_kinds(kinds)
+        customer, secret = add_customer(
+            _db(ctx), name, kinds=mask, company_code=company_code, secret=secret
+        )
+    except (UnknownKindError, ServiceError) as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "customerId": customer.customer_id,
+                    "name": customer.name,
+                    "companyCode": customer.company_code,
+                    "kinds": describe(customer.kinds).split(","),
+                    "secret": secret,
+                }
+            )
+        )
+        return
+    click.echo(f"customer id: {customer.customer_id}")
+    click.echo(f"kinds:       {describe(customer.kinds)}")
+    click.echo(f"secret:      {secret}")
+    click.echo("(the secret is not stored and cannot be shown again)")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the SOAP web service at /soap (WSDL at /soap?wsdl)."""
+    import uvicorn
+
+    from regwatch.api.app import create_app
+
+    uvicorn.run(create_app(_db(ctx)), host=host, port=port, log_config=None)
+
+
+@main.command()
+@click.option("--persons", type=click.IntRange(1000), default=50_000, show_default=True)
+@click.option(
+    "--days", "day_count", type=click.IntRange(1), default=7, show_default=True
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--keep", is_flag=True, help="Keep the demo database and print its path")
+def demo(persons: int, day_count: int, seed: int, keep: bool) -> None:
+    """Run the whole service once, end to end, in a fresh temporary database."""
+    from regwatch.demo import run_demo
+
+    sys.exit(run_demo(persons=persons, days=day_count, seed=seed, keep=keep))
+
+
+def _summary_text(verb: str, summary: object) -> str:
+    fields = getattr(summary, "__dict__", {})
+    parts = [f"{key}={value}" for key, value in fields.items() if key != "days"]
+    return f"{verb}: " + " ".join(parts)

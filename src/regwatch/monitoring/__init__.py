@@ -1,0 +1,1 @@
+"""What customers follow and what they are told."""

@@ -1,0 +1,240 @@
+"""Publishing days and answering them: GetClientsDataChanges.
+
+A day is published once, after it has ended. Publishing joins the day's change
+log with every customer's list history and contract, and freezes the result:
+from then on the answer for that day is a read, the same on every fetch. A
+change that arrives after its day was published was already given the first
+open day when it was written (register/mirror.py), so nothing is lost and no
+published answer changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import structlog
+from sqlalchemy import Connection, func, select, text
+
+from regwatch.audit.provisions import record_provision
+from regwatch.billing.charges import charge
+from regwatch.billing.prices import Item
+from regwatch.clock import day_of, from_micros, to_micros
+from regwatch.errors import DayNotPublished, DayOutsideRetention, UnknownDay
+from regwatch.kinds import Kind, from_mask
+from regwatch.monitoring import paging
+from regwatch.monitoring.models import ChangesPage, Customer, PersonChanges
+from regwatch.store.engine import Database, read_state
+from regwatch.store.tables import day_answers, day_totals, published_days
+
+log = structlog.get_logger(__name__)
+
+FIRST_DAY_KEY = "first_day"
+
+# Joins one day's changes with the lists. The day's changes drive the join
+# (CROSS JOIN fixes SQLite's join order; left to itself it scanned a whole
+# customer's list, see FINDINGS.md), each change finds the list stays of its
+# person by index, and a stay counts only if it covered the moment the change
+# was recorded. Kinds outside a customer's contract are dropped before the
+# kinds are added up, so a person whose only changes are out of scope is not
+# reported at all. SUM(DISTINCT bit) is an OR of the kinds both databases know.
+_PUBLISH_ANSWERS = text(
+    """
+    INSERT INTO day_answers
+        (customer_id, day, person_id, loaded_code, current_code, previous_code,
+         kinds)
+    SELECT e.customer_id, :day, c.person_id, MAX(e.loaded_code),
+           MAX(p.personal_code), NULL, SUM(DISTINCT k.bit)
+    FROM change_log c
+    CROSS JOIN list_entries e
+    CROSS JOIN customers cu
+    CROSS JOIN kind_bits k
+    CROSS JOIN persons p
+    WHERE c.day = :day
+      AND e.person_id = c.person_id
+      AND e.added_at <= c.recorded_at
+      AND (e.removed_at IS NULL OR e.removed_at > c.recorded_at)
+      AND cu.customer_id = e.customer_id
+      AND (c.kinds & k.bit) <> 0
+      AND (cu.kinds & k.bit) <> 0
+      AND p.person_id = c.person_id
+    GROUP BY e.customer_id, c.person_id
+    """
+)
+
+# The code a person had before the day's first code change. Only for answers
+# that report PERSONAL_CODE, which are few.
+_PUBLISH_PREVIOUS_CODES = text(
+    """
+    UPDATE day_answers
+    SET previous_code = (
+        SELECT c.previous_code FROM change_log c
+        WHERE c.day = day_answers.day
+          AND c.person_id = day_answers.person_id
+          AND c.previous_code IS NOT NULL
+        ORDER BY c.recorded_at, c.change_id
+        LIMIT 1)
+    WHERE day = :day AND (kinds & :bit) <> 0
+    """
+)
+
+_PUBLISH_TOTALS = text(
+    """
+    INSERT INTO day_totals (customer_id, day, persons)
+    SELECT customer_id, day, COUNT(*) FROM day_answers
+    WHERE day = :day
+    GROUP BY customer_id, day
+    """
+)
+
+
+@dataclass(frozen=True)
+class PublishedDay:
+    day: date
+    changed_persons: int  # persons with at least one change that day
+    answers: int  # (customer, person) pairs reported
+
+
+def first_day(conn: Connection) -> date:
+    value = read_state(conn, FIRST_DAY_KEY)
+    if value is None:
+        raise RuntimeError("the database was not initialised; run regwatch init")
+    return date.fromisoformat(value)
+
+
+def last_published(conn: Connection) -> date | None:
+    return conn.execute(select(func.max(published_days.c.day))).scalar()
+
+
+def publish_pending(db: Database) -> list[PublishedDay]:
+    """Publish, in order, every day that has ended and is not yet published.
+
+    Each day is published in its own transaction; a day is never published twice
+    (its row in published_days is the guard).
+    """
+    published = []
+    while True:
+        with db.write() as conn:
+            now = db.now()
+            last = last_published(conn)
+            day = first_day(conn) if last is None else last + timedelta(days=1)
+            if day >= day_of(now):
+                return published
+            published.append(_publish(conn, day, now))
+        log.info("day_published", day=day.isoformat(), **_counts(published[-1]))
+
+
+def _counts(day: PublishedDay) -> dict[str, int]:
+    return {"changed_persons": day.changed_persons, "answers": day.answers}
+
+
+def _publish(conn: Connection, day: date, now: datetime) -> PublishedDay:
+    changed = conn.execute(
+        text("SELECT COUNT(DISTINCT person_id) FROM change_log WHERE day = :day"),
+        {"day": day},
+    ).scalar_one()
+    conn.execute(
+        published_days.insert().values(
+            day=day, published_at=to_micros(now), changed_persons=changed
+        )
+    )
+    conn.execute(_PUBLISH_ANSWERS, {"day": day})
+    conn.execute(_PUBLISH_PREVIOUS_CODES, {"day": day, "bit": Kind.PERSONAL_CODE.bit})
+    conn.execute(_PUBLISH_TOTALS, {"day": day})
+    answers = conn.execute(
+        select(func.coalesce(func.sum(day_totals.c.persons), 0)).where(
+            day_totals.c.day == day
+        )
+    ).scalar_one()
+    return PublishedDay(day, changed, int(answers))
+
+
+def check_day(conn: Connection, day: date, now: datetime, retention_days: int) -> None:
+    """Refuse a day that cannot be answered, saying why."""
+    today = day_of(now)
+    if day < today - timedelta(days=retention_days):
+        raise DayOutsideRetention(
+            f"{day} is older than the retention window of {retention_days} days"
+        )
+    if day < first_day(conn):
+        raise UnknownDay(f"{day} is before the service began ({first_day(conn)})")
+    if day >= today:
+        raise DayNotPublished(f"{day} has not ended yet; it is published after it ends")
+    published = conn.execute(
+        select(published_days.c.day).where(published_days.c.day == day)
+    ).first()
+    if published is None:
+        raise DayNotPublished(f"{day} has ended but is not published yet")
+
+
+def day_changes(
+    db: Database,
+    customer: Customer,
+    day: date,
+    *,
+    page_size: int | None,
+    page_token: str | None,
+) -> ChangesPage:
+    """One page of the customer's frozen answer for a published day.
+
+    The first time a person of a day's answer is handed to the customer, a
+    charge is recorded; fetching the same page again charges nothing more.
+    """
+    size = paging.page_size(db, page_size)
+    walk = f"day:{day.isoformat()}"
+    with db.write() as conn:
+        now = db.now()
+        check_day(conn, day, now, db.settings.retention_days)
+        after = 0
+        if page_token is not None:
+            after = paging.read_token(conn, page_token, customer.customer_id, walk)["k"]
+        rows = conn.execute(
+            select(day_answers)
+            .where(day_answers.c.customer_id == customer.customer_id)
+            .where(day_answers.c.day == day)
+            .where(day_answers.c.person_id > after)
+            .order_by(day_answers.c.person_id)
+            .limit(size + 1)
+        ).all()
+        more = len(rows) > size
+        rows = rows[:size]
+        total = conn.execute(
+            select(day_totals.c.persons)
+            .where(day_totals.c.customer_id == customer.customer_id)
+            .where(day_totals.c.day == day)
+        ).scalar() or 0
+        token = (
+            paging.make_token(conn, customer.customer_id, walk, k=rows[-1].person_id)
+            if more
+            else None
+        )
+        person_ids = [row.person_id for row in rows]
+        charge(conn, customer.customer_id, Item.CHANGES, day, person_ids, now)
+        record_provision(
+            conn,
+            customer.customer_id,
+            "GetClientsDataChanges",
+            now,
+            person_ids,
+            detail={"day": day.isoformat()},
+        )
+
+    persons = [
+        PersonChanges(
+            personal_code=row.loaded_code,
+            current_code=row.current_code,
+            previous_code=row.previous_code
+            if row.kinds & Kind.PERSONAL_CODE.bit
+            else None,
+            kinds=from_mask(row.kinds),
+        )
+        for row in rows
+    ]
+    return ChangesPage(day, persons, total, token)
+
+
+def published_on(conn: Connection, day: date) -> datetime | None:
+    value = conn.execute(
+        select(published_days.c.published_at).where(published_days.c.day == day)
+    ).scalar()
+    return None if value is None else from_micros(value)

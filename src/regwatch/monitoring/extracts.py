@@ -1,0 +1,126 @@
+"""The register extract: GetPersonData.
+
+Only persons on the caller's list are returned, and of them only the groups the
+contract covers. Everything else comes back as not returned, with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, select
+
+from regwatch import codes
+from regwatch.audit.provisions import record_provision
+from regwatch.billing.charges import charge
+from regwatch.billing.prices import Item
+from regwatch.clock import day_of
+from regwatch.errors import MalformedRequest, TooManyCodes
+from regwatch.kinds import from_mask
+from regwatch.monitoring.models import Customer, NotReturned, PersonExtract
+from regwatch.monitoring.requests import check_request_id
+from regwatch.register.records import GROUP_OF_KIND
+from regwatch.store.engine import Database
+from regwatch.store.sql import chunks
+from regwatch.store.tables import list_entries, personal_codes, persons
+
+MAX_PURPOSE = 500
+
+
+def person_data(
+    db: Database,
+    customer: Customer,
+    codes_asked: Sequence[str],
+    *,
+    purpose: str,
+    request_id: str | None,
+) -> list[PersonExtract]:
+    """Current data of the listed persons among the codes, one result per code.
+
+    Each person returned is charged once per customer and day; the purpose is
+    kept in the provision log. A requestId is recorded with the purpose; the
+    answer itself is not stored, so that no second copy of the data is kept.
+    """
+    limit = db.settings.max_codes_per_call
+    if len(codes_asked) > limit:
+        raise TooManyCodes(f"{len(codes_asked)} codes in one call; at most {limit}")
+    purpose = (purpose or "").strip()
+    if not purpose:
+        raise MalformedRequest("purpose is required: say why the data is needed")
+    if len(purpose) > MAX_PURPOSE:
+        raise MalformedRequest(f"purpose is longer than {MAX_PURPOSE} characters")
+    request_id = check_request_id(request_id)
+
+    with db.write() as conn:
+        now = db.now()
+        today = day_of(now)
+        checked = {text: codes.check_code(text, today) for text in codes_asked}
+        wanted = {c.code for c in checked.values() if c.code is not None}
+        records = _listed_records(conn, customer.customer_id, wanted)
+
+        results, returned = [], []
+        for text in codes_asked:
+            code = checked[text].code
+            if code is None:
+                results.append(PersonExtract(text, reason=NotReturned.INVALID_CODE))
+            elif code not in records:
+                results.append(PersonExtract(text, reason=NotReturned.NOT_FOUND))
+            elif records[code] is None:
+                results.append(PersonExtract(text, reason=NotReturned.NOT_ON_LIST))
+            else:
+                row = records[code]
+                returned.append(row.person_id)
+                results.append(_extract(text, row, customer.kinds))
+
+        charge(conn, customer.customer_id, Item.EXTRACT, today, returned, now)
+        record_provision(
+            conn,
+            customer.customer_id,
+            "GetPersonData",
+            now,
+            returned,
+            request_id=request_id,
+            purpose=purpose,
+            detail={"kinds": [k.value for k in from_mask(customer.kinds)]},
+        )
+    return results
+
+
+def _listed_records(conn: Connection, customer_id: str, wanted: set[str]) -> dict:
+    """code -> the person's row if listed by the customer, None if not listed.
+
+    Codes of no person are absent.
+    """
+    found: dict = {}
+    for part in chunks(sorted(wanted)):
+        rows = conn.execute(
+            select(personal_codes.c.code, persons, list_entries.c.entry_id)
+            .join(persons, persons.c.person_id == personal_codes.c.person_id)
+            .outerjoin(
+                list_entries,
+                (list_entries.c.person_id == persons.c.person_id)
+                & (list_entries.c.customer_id == customer_id)
+                & list_entries.c.removed_at.is_(None),
+            )
+            .where(personal_codes.c.code.in_(part))
+        )
+        for row in rows:
+            found[row.code] = row if row.entry_id is not None else None
+    return found
+
+
+def _extract(text: str, row, kinds: int) -> PersonExtract:  # type: ignore[no-untyped-def]
+    groups = json.loads(row.groups)
+    covered = {
+        GROUP_OF_KIND[kind]: groups.get(GROUP_OF_KIND[kind])
+        for kind in from_mask(kinds)
+        if kind in GROUP_OF_KIND
+    }
+    return PersonExtract(
+        personal_code=text,
+        current_code=row.personal_code,
+        birth_date=row.birth_date,
+        sex=row.sex,
+        groups=covered,
+    )

@@ -1,0 +1,274 @@
+"""The customer's list: LoadClients and GetAllClients.
+
+A list is kept as history: each stay of a person on a customer's list is one
+row with the time it began and, once removed, the time it ended. Nothing is
+deleted, so publishing a day can ask whether the person was listed at the
+moment each change was recorded.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+
+from regwatch import codes
+from regwatch.clock import day_of, from_micros, to_micros
+from regwatch.errors import TooManyCodes
+from regwatch.monitoring import paging, requests
+from regwatch.monitoring.models import (
+    CodeResult,
+    Customer,
+    ListEntry,
+    ListPage,
+    ListStatus,
+    LoadResult,
+    Outcome,
+)
+from regwatch.store.engine import Database
+from regwatch.store.sql import chunks
+from regwatch.store.tables import list_entries, personal_codes, persons
+
+OPERATION = "LoadClients"
+
+
+def load_clients(
+    db: Database,
+    customer: Customer,
+    *,
+    add: Sequence[str],
+    remove: Sequence[str],
+    request_id: str | None,
+) -> LoadResult:
+    """Add persons to and remove them from the customer's list, in one transaction.
+
+    Every code gets one outcome, in input order (``add`` first, then
+    ``remove``). A code that was replaced by a newer one resolves to its person.
+    With a requestId, a repeat of the same call returns the first answer and
+    changes nothing; the same id with other content is refused.
+    """
+    limit = db.settings.max_codes_per_call
+    if len(add) + len(remove) > limit:
+        raise TooManyCodes(
+            f"{len(add) + len(remove)} codes in one call; at most {limit} "
+            "(send bigger lists in several calls)"
+        )
+    request_id = requests.check_request_id(request_id)
+    fingerprint = requests.digest(OPERATION, list(add), list(remove))
+
+    with db.write() as conn:
+        now = db.now()
+        if request_id is not None:
+            earlier = requests.claim(
+                conn, customer.customer_id, request_id, OPERATION, fingerprint, now
+            )
+            if earlier is not None:
+                return _result_from_json(earlier)
+        result = _apply(conn, customer, add, remove, now)
+        if request_id is not None:
+            requests.store_answer(
+                conn, customer.customer_id, request_id, _result_to_json(result)
+            )
+    return result
+
+
+def _apply(
+    conn: Connection,
+    customer: Customer,
+    add: Sequence[str],
+    remove: Sequence[str],
+    now: datetime,
+) -> LoadResult:
+    today = day_of(now)
+    normal = {text: _valid_code(text, today) for text in (*add, *remove)}
+    resolved = _resolve(conn, {c for c in normal.values() if c is not None})
+    open_entries = _open_entries(
+        conn, customer.customer_id, {pid for pid, _ in resolved.values()}
+    )
+
+    results: list[CodeResult] = []
+    to_add: dict[int, str] = {}  # person_id -> code as loaded
+    to_close: set[int] = set()  # entry ids
+    for text, adding in [(t, True) for t in add] + [(t, False) for t in remove]:
+        code = normal[text]
+        if code is None:
+            results.append(CodeResult(text, Outcome.INVALID_CODE))
+            continue
+        if code not in resolved:
+            results.append(CodeResult(text, Outcome.NOT_FOUND))
+            continue
+        person_id, current = resolved[code]
+        listed = person_id in to_add or (
+            person_id in open_entries and open_entries[person_id] not in to_close
+        )
+        if adding:
+            outcome = Outcome.ALREADY_ON_LIST if listed else Outcome.ADDED
+            if not listed:
+                to_add[person_id] = code
+        else:
+            outcome = Outcome.REMOVED if listed else Outcome.NOT_ON_LIST
+            if listed and person_id in to_add:
+                del to_add[person_id]  # added and removed in one call: no stay
+            elif listed:
+                to_close.add(open_entries[person_id])
+        results.append(CodeResult(text, outcome, current))
+
+    _write(conn, customer.customer_id, to_add, to_close, to_micros(now))
+    counts = Counter(result.outcome for result in results)
+    return LoadResult(results, {outcome: counts[outcome] for outcome in Outcome})
+
+
+def _valid_code(text: str, today: object) -> str | None:
+    check = codes.check_code(text, today)  # type: ignore[arg-type]
+    return check.code if check.valid else None
+
+
+def _resolve(conn: Connection, wanted: set[str]) -> dict[str, tuple[int, str]]:
+    """code -> (person_id, current code), for codes current or replaced."""
+    found: dict[str, tuple[int, str]] = {}
+    for part in chunks(sorted(wanted)):
+        rows = conn.execute(
+            select(personal_codes.c.code, persons.c.person_id, persons.c.personal_code)
+            .join(persons, persons.c.person_id == personal_codes.c.person_id)
+            .where(personal_codes.c.code.in_(part))
+        )
+        for code, person_id, current in rows:
+            found[code] = (person_id, current)
+    return found
+
+
+def _open_entries(
+    conn: Connection, customer_id: str, person_ids: set[int]
+) -> dict[int, int]:
+    """person_id -> entry_id of the customer's current entries for these persons."""
+    found: dict[int, int] = {}
+    for part in chunks(sorted(person_ids)):
+        rows = conn.execute(
+            select(list_entries.c.person_id, list_entries.c.entry_id)
+            .where(list_entries.c.customer_id == customer_id)
+            .where(list_entries.c.removed_at.is_(None))
+            .where(list_entries.c.person_id.in_(part))
+        )
+        found.update(rows)
+    return found
+
+
+def _write(
+    conn: Connection,
+    customer_id: str,
+    to_add: dict[int, str],
+    to_close: set[int],
+    now: int,
+) -> None:
+    if to_add:
+        conn.execute(
+            list_entries.insert(),
+            [
+                {
+                    "customer_id": customer_id,
+                    "person_id": person_id,
+                    "loaded_code": code,
+                    "added_at": now,
+                    "removed_at": None,
+                }
+                for person_id, code in to_add.items()
+            ],
+        )
+    if to_close:
+        conn.execute(
+            update(list_entries)
+            .where(list_entries.c.entry_id == bindparam("b_entry_id"))
+            .values(removed_at=now),
+            [{"b_entry_id": entry_id} for entry_id in sorted(to_close)],
+        )
+
+
+def _result_to_json(result: LoadResult) -> dict:
+    return {
+        "results": [
+            [r.personal_code, r.outcome.value, r.current_code] for r in result.results
+        ],
+        "counts": {outcome.value: n for outcome, n in result.counts.items()},
+    }
+
+
+def _result_from_json(data: dict) -> LoadResult:
+    return LoadResult(
+        [
+            CodeResult(code, Outcome(outcome), current)
+            for code, outcome, current in data["results"]
+        ],
+        {Outcome(name): n for name, n in data["counts"].items()},
+    )
+
+
+def list_clients(
+    db: Database,
+    customer: Customer,
+    *,
+    page_size: int | None,
+    page_token: str | None,
+) -> ListPage:
+    """One page of the customer's list, in the order persons were added.
+
+    A walk sees the list as it stood at its first page: persons added or removed
+    while the customer pages through it neither appear nor vanish half-way, and
+    ``total`` stays the same on every page.
+    """
+    size = paging.page_size(db, page_size)
+    with db.read() as conn:
+        if page_token is None:
+            as_of, after = to_micros(db.now()), 0
+            total = None
+        else:
+            state = paging.read_token(conn, page_token, customer.customer_id, "list")
+            as_of, after, total = state["t"], state["k"], state["n"]
+
+        listed_then = and_(
+            list_entries.c.customer_id == customer.customer_id,
+            list_entries.c.added_at <= as_of,
+            or_(list_entries.c.removed_at.is_(None), list_entries.c.removed_at > as_of),
+        )
+        if total is None:
+            total = conn.execute(
+                select(func.count()).select_from(list_entries).where(listed_then)
+            ).scalar_one()
+        rows = conn.execute(
+            select(
+                list_entries.c.entry_id,
+                list_entries.c.loaded_code,
+                list_entries.c.added_at,
+                persons.c.personal_code,
+                persons.c.died_on,
+            )
+            .join(persons, persons.c.person_id == list_entries.c.person_id)
+            .where(listed_then, list_entries.c.entry_id > after)
+            .order_by(list_entries.c.entry_id)
+            .limit(size + 1)
+        ).all()
+        more = len(rows) > size
+        rows = rows[:size]
+        token = (
+            paging.make_token(
+                conn,
+                customer.customer_id,
+                "list",
+                t=as_of,
+                k=rows[-1].entry_id,
+                n=total,
+            )
+            if more
+            else None
+        )
+    entries = [
+        ListEntry(
+            personal_code=row.loaded_code,
+            current_code=row.personal_code,
+            added_at=from_micros(row.added_at),
+            status=ListStatus.DECEASED if row.died_on else ListStatus.ACTIVE,
+        )
+        for row in rows
+    ]
+    return ListPage(entries, total, token)

@@ -1,0 +1,1 @@
+"""The register mirror: persons, their personal codes, events and changes."""

@@ -1,0 +1,126 @@
+"""Engine set-up and the one way to run a transaction.
+
+SQLite: WAL (readers never wait for the writer), a busy timeout instead of
+immediate "database is locked" errors, and write transactions that take the
+write lock at BEGIN (``BEGIN IMMEDIATE``) so that two writers queue up instead of
+failing half-way when they try to upgrade a read lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+
+from regwatch.clock import Clock, SystemClock, from_micros, require_aware, to_micros
+from regwatch.config import Settings
+from regwatch.store.tables import service_state
+
+CLOCK_KEY = "simulated_clock"
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+
+    engine = create_engine(url, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("regwatch_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """An engine and the clock the service runs by.
+
+    With a simulated clock stored in the database (``regwatch init
+    --simulated-clock``), ``now()`` reads it on every call, so a server sees the
+    time that ``regwatch register simulate`` left behind.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.engine = engine
+        self._clock = clock
+        self.settings = settings or Settings()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed whole, or rolled back whole."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(regwatch_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def now(self) -> datetime:
+        if self._clock is not None:
+            return self._clock.now()
+        with self.read() as conn:
+            simulated = read_simulated_clock(conn)
+        return simulated if simulated is not None else SystemClock().now()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+
+def read_simulated_clock(conn: Connection) -> datetime | None:
+    value = conn.execute(
+        select(service_state.c.value).where(service_state.c.key == CLOCK_KEY)
+    ).scalar()
+    return None if value is None else from_micros(int(value))
+
+
+def set_simulated_clock(conn: Connection, instant: datetime) -> None:
+    """Move the simulated clock (never backwards)."""
+    current = read_simulated_clock(conn)
+    if current is None:
+        raise RuntimeError("this database runs on the wall clock")
+    instant = require_aware(instant)
+    if instant < current:
+        raise ValueError(f"the clock cannot go back from {current} to {instant}")
+    conn.execute(
+        service_state.update()
+        .where(service_state.c.key == CLOCK_KEY)
+        .values(value=str(to_micros(instant)))
+    )
+
+
+def read_state(conn: Connection, key: str) -> str | None:
+    return conn.execute(
+        select(service_state.c.value).where(service_state.c.key == key)
+    ).scalar()
+
+
+def write_state(conn: Connection, key: str, value: str) -> None:
+    updated = conn.execute(
+        service_state.update().where(service_state.c.key == key).values(value=value)
+    ).rowcount
+    if not updated:
+        conn.execute(service_state.insert().values(key=key, value=value))

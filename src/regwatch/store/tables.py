@@ -1,0 +1,212 @@
+"""The tables. Instants are UTC microseconds (see regwatch.clock); days are dates.
+
+Alembic's migrations in ``store/migrations`` create exactly these; a test keeps
+the two in step.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+CODE = String(11)
+
+service_state = Table(
+    "service_state",
+    metadata,
+    Column("key", String(40), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# --- the register mirror -------------------------------------------------------
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("person_id", Integer, primary_key=True),
+    Column("personal_code", CODE, nullable=False, unique=True),
+    Column("sex", String(1), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("citizenship", String(3), nullable=False),
+    # Kept beside the death group so that list status needs no JSON.
+    Column("died_on", Date),
+    # The nine groups (less the code itself) as canonical JSON; see records.py.
+    Column("groups", Text, nullable=False),
+    # Links to spouse, parents and children, by person_id, as JSON.
+    Column("family", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+personal_codes = Table(
+    "personal_codes",
+    metadata,
+    Column("code", CODE, primary_key=True),
+    Column("person_id", Integer, ForeignKey("persons.person_id"), nullable=False),
+    Column("assigned_at", BigInteger, nullable=False),
+    Column("replaced_at", BigInteger),
+    Index(None, "person_id"),
+)
+
+register_events = Table(
+    "register_events",
+    metadata,
+    Column("event_id", String(80), primary_key=True),
+    Column("type", String(40), nullable=False),
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+)
+
+change_log = Table(
+    "change_log",
+    metadata,
+    Column("change_id", Integer, primary_key=True),
+    Column("person_id", Integer, ForeignKey("persons.person_id"), nullable=False),
+    # When the register recorded the change: decides list membership.
+    Column("recorded_at", BigInteger, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    # The day it is reported on: the Vilnius day of recorded_at, or the first
+    # unpublished day when that day was already published (roll-forward).
+    Column("day", Date, nullable=False),
+    Column("kinds", Integer, nullable=False),
+    Column("previous_code", CODE),
+    Column("event_id", String(80)),
+    Index(None, "day", "person_id"),
+)
+
+# A constant table of the nine kind bits, so that SQL can split a mask into kinds
+# and add them back up with SUM(DISTINCT bit): an OR that both databases know.
+kind_bits = Table(
+    "kind_bits",
+    metadata,
+    Column("bit", Integer, primary_key=True),
+    Column("name", String(40), nullable=False),
+)
+
+# --- customers and what they follow ------------------------------------------
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("company_code", String(20)),
+    Column("kinds", Integer, nullable=False),
+    Column("secret_hash", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("disabled_at", BigInteger),
+)
+
+# One row per period on a list: never deleted, so that "was the person listed
+# when the change was recorded" can always be answered.
+list_entries = Table(
+    "list_entries",
+    metadata,
+    Column("entry_id", Integer, primary_key=True),
+    Column(
+        "customer_id", String(64), ForeignKey("customers.customer_id"), nullable=False
+    ),
+    Column("person_id", Integer, ForeignKey("persons.person_id"), nullable=False),
+    Column("loaded_code", CODE, nullable=False),
+    Column("added_at", BigInteger, nullable=False),
+    Column("removed_at", BigInteger),
+    Index(None, "person_id", "customer_id"),
+    Index(None, "customer_id", "entry_id"),
+    Index(
+        "uq_list_entries_open",
+        "customer_id",
+        "person_id",
+        unique=True,
+        sqlite_where=Column("removed_at").is_(None),
+        postgresql_where=Column("removed_at").is_(None),
+    ),
+)
+
+api_requests = Table(
+    "api_requests",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("request_id", String(128), primary_key=True),
+    Column("operation", String(40), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("response", LargeBinary, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# --- days ---------------------------------------------------------------------
+
+published_days = Table(
+    "published_days",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("published_at", BigInteger, nullable=False),
+    Column("changed_persons", Integer, nullable=False),
+)
+
+# The frozen answer of a published day, per customer.
+day_answers = Table(
+    "day_answers",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("person_id", Integer, primary_key=True),
+    Column("loaded_code", CODE, nullable=False),
+    Column("current_code", CODE, nullable=False),
+    Column("previous_code", CODE),
+    Column("kinds", Integer, nullable=False),
+)
+
+day_totals = Table(
+    "day_totals",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("persons", Integer, nullable=False),
+)
+
+# --- billing and audit -------------------------------------------------------------
+
+charges = Table(
+    "charges",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("item", String(20), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("person_id", Integer, primary_key=True),
+    Column("charged_at", BigInteger, nullable=False),
+    Column("price_cents", Integer, nullable=False),
+    Column("vat_percent", Integer, nullable=False),
+)
+
+provisions = Table(
+    "provisions",
+    metadata,
+    Column("provision_id", Integer, primary_key=True),
+    Column("at", BigInteger, nullable=False),
+    Column("customer_id", String(64), nullable=False),
+    Column("operation", String(40), nullable=False),
+    Column("request_id", String(128)),
+    Column("purpose", Text),
+    Column("persons", Integer, nullable=False),
+    # JSON: the persons involved (by person_id) and what was handed over.
+    Column("detail", Text, nullable=False),
+)

@@ -1,0 +1,23 @@
+"""Fixtures shared by every test: a fresh database on a simulated clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from regwatch.clock import VILNIUS
+from regwatch.config import Settings
+from regwatch.setup import initialise, open_database
+from regwatch.store.engine import Database
+
+START = datetime(2026, 11, 2, 0, 0, tzinfo=VILNIUS)  # a Monday
+
+
+@pytest.fixture
+def db(tmp_path) -> Database:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'regwatch.db'}")
+    database = open_database(settings)
+    initialise(database, simulated_clock=START)
+    yield database
+    database.engine.dispose()
