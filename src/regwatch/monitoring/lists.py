@@ -151,7 +151,7 @@ def _open_entries(
             .where(list_entries.c.removed_at.is_(None))
             .where(list_entries.c.person_id.in_(part))
         )
-        found.update(rows)
+        found.update(rows.all())
     return found
 
 

@@ -81,7 +81,7 @@ def _codes_of_relatives(conn: Connection, records: list[PersonRecord]) -> dict[i
                 select(persons.c.person_id, persons.c.personal_code).where(
                     persons.c.person_id.in_(part)
                 )
-            )
+            ).all()
         )
     return found
 

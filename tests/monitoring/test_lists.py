@@ -1,0 +1,158 @@
+"""LoadClients and GetAllClients: outcomes, idempotency, paging."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from factories import add_person, at, customer, event, move_clock, new_code
+from regwatch.errors import InvalidPageToken, RequestIdReused, TooManyCodes
+from regwatch.monitoring.lists import list_clients, load_clients
+from regwatch.monitoring.models import ListStatus, Outcome
+from regwatch.register.events import EventType
+from regwatch.register.mirror import record_events
+from regwatch.store.tables import list_entries
+
+
+def load(db, who, add=(), remove=(), request_id=None):
+    return load_clients(db, who, add=list(add), remove=list(remove),
+                        request_id=request_id)
+
+
+def outcomes(result):
+    return [r.outcome for r in result.results]
+
+
+def test_every_code_gets_its_outcome_in_input_order(db):
+    bank = customer(db)
+    listed, other = add_person(db), add_person(db)
+    load(db, bank, add=[listed.personal_code])
+
+    result = load(
+        db, bank,
+        add=[other.personal_code, listed.personal_code, "1234", new_code(),
+             f"  {other.personal_code} "],
+        remove=[listed.personal_code, listed.personal_code, "x"],
+    )
+
+    assert outcomes(result) == [
+        Outcome.ADDED, Outcome.ALREADY_ON_LIST, Outcome.INVALID_CODE,
+        Outcome.NOT_FOUND, Outcome.ALREADY_ON_LIST,
+        Outcome.REMOVED, Outcome.NOT_ON_LIST, Outcome.INVALID_CODE,
+    ]
+    assert result.results[4].personal_code == f"  {other.personal_code} "
+    assert result.results[4].current_code == other.personal_code
+    assert result.counts[Outcome.ALREADY_ON_LIST] == 2
+    assert sum(result.counts.values()) == 8
+
+
+def test_a_replaced_code_resolves_to_its_person_and_answers_the_current_code(db):
+    bank = customer(db)
+    person = add_person(db)
+    replacement = new_code()
+    with db.write() as conn:
+        record_events(conn, [event(EventType.CODE_REPLACED, at(db, 1),
+                                   person.personal_code, newCode=replacement)],
+                      received_at=at(db, 1))
+
+    result = load(db, bank, add=[person.personal_code, replacement])
+
+    assert outcomes(result) == [Outcome.ADDED, Outcome.ALREADY_ON_LIST]
+    assert {r.current_code for r in result.results} == {replacement}
+
+
+def test_same_request_id_returns_the_first_answer_and_changes_nothing(db):
+    bank = customer(db)
+    person = add_person(db)
+    first = load(db, bank, add=[person.personal_code], request_id="r-1")
+    load(db, bank, remove=[person.personal_code])
+
+    again = load(db, bank, add=[person.personal_code], request_id="r-1")
+
+    assert outcomes(again) == outcomes(first) == [Outcome.ADDED]
+    assert list_clients(db, bank, page_size=None, page_token=None).total == 0
+
+
+def test_same_request_id_with_other_content_is_refused_and_applies_nothing(db):
+    bank = customer(db)
+    a, b = add_person(db), add_person(db)
+    load(db, bank, add=[a.personal_code], request_id="r-1")
+    with pytest.raises(RequestIdReused):
+        load(db, bank, add=[b.personal_code], request_id="r-1")
+    assert list_clients(db, bank, page_size=None, page_token=None).total == 1
+
+
+def test_request_ids_belong_to_their_customer(db):
+    bank, telecom = customer(db, "Bank"), customer(db, "Telecom")
+    a, b = add_person(db), add_person(db)
+    load(db, bank, add=[a.personal_code], request_id="same")
+    result = load(db, telecom, add=[b.personal_code], request_id="same")
+    assert outcomes(result) == [Outcome.ADDED]
+
+
+def test_too_many_codes_is_refused_whole(db):
+    bank = customer(db)
+    person = add_person(db)
+    limit = db.settings.max_codes_per_call
+    with pytest.raises(TooManyCodes):
+        load(db, bank, add=[person.personal_code] * (limit + 1))
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(list_entries)).scalar() == 0
+
+
+def test_added_and_removed_in_one_call_leaves_no_stay(db):
+    bank = customer(db)
+    person = add_person(db)
+    result = load(db, bank, add=[person.personal_code], remove=[person.personal_code])
+    assert outcomes(result) == [Outcome.ADDED, Outcome.REMOVED]
+    assert list_clients(db, bank, page_size=None, page_token=None).total == 0
+
+
+def test_list_pages_walk_the_list_as_it_was_at_the_first_page(db):
+    bank = customer(db)
+    people = [add_person(db) for _ in range(7)]
+    load(db, bank, add=[p.personal_code for p in people[:5]])
+
+    first = list_clients(db, bank, page_size=2, page_token=None)
+    move_clock(db, at(db, 1))
+    load(db, bank, add=[people[5].personal_code], remove=[people[0].personal_code])
+    seen = [e.personal_code for e in first.entries]
+    token = first.next_page_token
+    while token:
+        page = list_clients(db, bank, page_size=2, page_token=token)
+        assert page.total == 5
+        seen += [e.personal_code for e in page.entries]
+        token = page.next_page_token
+
+    assert seen == [p.personal_code for p in people[:5]]
+    fresh = list_clients(db, bank, page_size=10, page_token=None)
+    assert [e.personal_code for e in fresh.entries] == [
+        p.personal_code for p in people[1:6]]
+
+
+def test_deceased_persons_stay_listed_with_their_status(db):
+    bank = customer(db)
+    person = add_person(db)
+    load(db, bank, add=[person.personal_code])
+    with db.write() as conn:
+        record_events(conn, [event(EventType.DEATH, at(db, 1), person.personal_code,
+                                   dateOfDeath="2026-11-01")], received_at=at(db, 1))
+    (entry,) = list_clients(db, bank, page_size=None, page_token=None).entries
+    assert entry.status is ListStatus.DECEASED
+    assert entry.added_at == at(db, 0)
+
+
+def test_a_page_token_of_another_customer_or_a_forged_one_is_refused(db):
+    bank, telecom = customer(db, "Bank"), customer(db, "Telecom")
+    people = [add_person(db) for _ in range(3)]
+    load(db, bank, add=[p.personal_code for p in people])
+    token = list_clients(db, bank, page_size=1, page_token=None).next_page_token
+
+    with pytest.raises(InvalidPageToken):
+        list_clients(db, telecom, page_size=1, page_token=token)
+    payload, mac = token.split(".")
+    with pytest.raises(InvalidPageToken):
+        list_clients(db, bank, page_size=1, page_token=payload[:-2] + "AA." + mac)
+    with pytest.raises(InvalidPageToken):
+        list_clients(db, bank, page_size=1, page_token="garbage")
+
