@@ -29,8 +29,20 @@ _ACTOR_NEXT = "http://schemas.xmlsoap.org/soap/actor/next"
 # below sees what the parser will see. windows-1257 is for legacy Baltic
 # clients; the ISO sets are its common relatives.
 _ENCODINGS = frozenset(
-    {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin1", "iso-8859-4",
-     "iso-8859-13", "windows-1257", "cp1257", "windows-1252", "cp1252"}
+    {
+        "utf-8",
+        "utf8",
+        "us-ascii",
+        "ascii",
+        "iso-8859-1",
+        "latin1",
+        "iso-8859-4",
+        "iso-8859-13",
+        "windows-1257",
+        "cp1257",
+        "windows-1252",
+        "cp1252",
+    }
 )
 _DECLARED_ENCODING = re.compile(
     rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']"""
@@ -75,17 +87,14 @@ def read_operation_element(body: bytes) -> etree._Element:
     if etree.QName(envelope).localname != "Envelope":
         raise MalformedRequest("the document is not a SOAP envelope")
     if envelope.tag != _ENVELOPE:
-        raise VersionMismatch(
-            f"expected a SOAP 1.1 envelope in namespace {SOAP_ENV}"
-        )
+        raise VersionMismatch(f"expected a SOAP 1.1 envelope in namespace {SOAP_ENV}")
     header, body_element = _header_and_body(envelope)
     if header is not None:
         _check_headers(header)
     operations = list(body_element)
     if len(operations) != 1:
         raise MalformedRequest(
-            f"soap:Body must hold exactly one operation element, "
-            f"not {len(operations)}"
+            f"soap:Body must hold exactly one operation element, not {len(operations)}"
         )
     return operations[0]
 
@@ -128,8 +137,7 @@ def validate(element: etree._Element) -> None:
         return
     error = validator.error_log.last_error
     raise MalformedRequest(
-        f"the request does not match the contract (line {error.line}): "
-        f"{error.message}"
+        f"the request does not match the contract (line {error.line}): {error.message}"
     )
 
 
@@ -178,6 +186,6 @@ def _check_headers(header: etree._Element) -> None:
             continue
         if entry.get(_ACTOR, _ACTOR_NEXT) == _ACTOR_NEXT:
             raise MustUnderstand(
-                f"header {entry.tag} has mustUnderstand=\"1\", and this "
+                f'header {entry.tag} has mustUnderstand="1", and this '
                 "service understands no header entry"
             )
