@@ -232,3 +232,7 @@ def _summary_text(verb: str, summary: object) -> str:
     fields = getattr(summary, "__dict__", {})
     parts = [f"{key}={value}" for key, value in fields.items() if key != "days"]
     return f"{verb}: " + " ".join(parts)
+
+
+if __name__ == "__main__":
+    main()

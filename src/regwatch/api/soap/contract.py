@@ -14,8 +14,6 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 _XS = "http://www.w3.org/2001/XMLSchema"
 
-OPERATIONS = ("LoadClients", "GetAllClients", "GetClientsDataChanges", "GetPersonData")
-
 
 def soap_action(operation: str) -> str:
     """The SOAPAction the WSDL declares for an operation."""

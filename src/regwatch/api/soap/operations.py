@@ -13,7 +13,7 @@ from typing import Any
 from lxml import etree
 
 from regwatch.api.soap import envelope, requests, responses
-from regwatch.api.soap.contract import NS, OPERATIONS
+from regwatch.api.soap.contract import NS
 from regwatch.errors import MalformedRequest
 from regwatch.monitoring import days, extracts, lists
 from regwatch.monitoring.models import Customer
@@ -49,7 +49,7 @@ def read_call(
     if operation is None:
         raise MalformedRequest(
             f"unknown operation {element.tag}; this service offers "
-            f"{', '.join(OPERATIONS)} in namespace {NS}"
+            f"{', '.join(op.name for op in _BY_TAG.values())} in namespace {NS}"
         )
     envelope.check_soap_action(soap_action, operation.name)
     envelope.validate(element)

@@ -1,0 +1,33 @@
+"""Reading a request body without ever holding more than the allowed size."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from regwatch.errors import RequestTooLarge
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, or RequestTooLarge as soon as it passes ``limit`` bytes.
+
+    A declared Content-Length over the limit is refused before reading; the
+    count while streaming catches chunked bodies and lying headers.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> RequestTooLarge:
+    return RequestTooLarge(
+        f"the request is larger than {limit} bytes; send the codes in several "
+        "calls or use the bulk file upload"
+    )
