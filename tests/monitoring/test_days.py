@@ -37,14 +37,25 @@ def rename(db, person, hours, surname="Naujas", received_hours=None):
     recorded = at(db, hours)
     received = at(db, received_hours) if received_hours is not None else recorded
     with db.write() as conn:
-        record_events(conn, [event(EventType.NAME_CHANGE, recorded, person.personal_code,
-                                   surname=surname + str(hours))],
-                      received_at=received)
+        record_events(
+            conn,
+            [
+                event(
+                    EventType.NAME_CHANGE,
+                    recorded,
+                    person.personal_code,
+                    surname=surname + str(hours),
+                )
+            ],
+            received_at=received,
+        )
 
 
 def end_day(db, day=DAY1):
-    move_clock(db, datetime.combine(day + timedelta(days=1), datetime.min.time(),
-                                    tzinfo=VILNIUS))
+    move_clock(
+        db,
+        datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=VILNIUS),
+    )
     return publish_pending(db)
 
 
@@ -79,17 +90,18 @@ def test_unpublished_today_future_early_and_old_days_are_refused(db):
     with pytest.raises(DayNotPublished, match="not ended"):
         day_changes(db, bank, DAY1, page_size=None, page_token=None)
     with pytest.raises(DayNotPublished):
-        day_changes(db, bank, DAY1 + timedelta(days=30), page_size=None,
-                    page_token=None)
+        day_changes(
+            db, bank, DAY1 + timedelta(days=30), page_size=None, page_token=None
+        )
     with pytest.raises(UnknownDay):
-        day_changes(db, bank, DAY1 - timedelta(days=1), page_size=None,
-                    page_token=None)
+        day_changes(db, bank, DAY1 - timedelta(days=1), page_size=None, page_token=None)
     move_clock(db, START + timedelta(days=1))  # the day ended, nobody published
     with pytest.raises(DayNotPublished, match="not published"):
         day_changes(db, bank, DAY1, page_size=None, page_token=None)
     with pytest.raises(DayOutsideRetention):
-        day_changes(db, bank, DAY1 - timedelta(days=200), page_size=None,
-                    page_token=None)
+        day_changes(
+            db, bank, DAY1 - timedelta(days=200), page_size=None, page_token=None
+        )
 
 
 def test_an_empty_published_day_is_an_empty_answer_not_an_error(db):
@@ -102,7 +114,10 @@ def test_an_empty_published_day_is_an_empty_answer_not_an_error(db):
 def test_each_ended_day_is_published_once_and_in_order(db):
     move_clock(db, START + timedelta(days=3, hours=5))
     assert [d.day for d in publish_pending(db)] == [
-        DAY1, DAY1 + timedelta(days=1), DAY1 + timedelta(days=2)]
+        DAY1,
+        DAY1 + timedelta(days=1),
+        DAY1 + timedelta(days=2),
+    ]
     assert publish_pending(db) == []
 
 
@@ -127,13 +142,27 @@ def test_contract_scope_hides_other_kinds_and_persons_with_only_those(db):
     renamed, moved = add_person(db), add_person(db)
     load(db, telecom, add=[renamed.personal_code, moved.personal_code])
     with db.write() as conn:
-        record_events(conn, [
-            event(EventType.MARRIAGE, at(db, 1), renamed.personal_code,
-                  moved.personal_code, date="2026-11-02",
-                  surnames={moved.personal_code: "Kazlauskienė"}),
-            event(EventType.DEPARTED_ABROAD, at(db, 2), renamed.personal_code,
-                  country="NO", since="2026-11-02"),
-        ], received_at=at(db, 2))
+        record_events(
+            conn,
+            [
+                event(
+                    EventType.MARRIAGE,
+                    at(db, 1),
+                    renamed.personal_code,
+                    moved.personal_code,
+                    date="2026-11-02",
+                    surnames={moved.personal_code: "Kazlauskienė"},
+                ),
+                event(
+                    EventType.DEPARTED_ABROAD,
+                    at(db, 2),
+                    renamed.personal_code,
+                    country="NO",
+                    since="2026-11-02",
+                ),
+            ],
+            received_at=at(db, 2),
+        )
     end_day(db)
 
     (reported,) = answer(db, telecom)
@@ -147,9 +176,19 @@ def test_several_changes_of_one_person_come_back_once_with_all_kinds(db):
     load(db, bank, add=[person.personal_code])
     rename(db, person, 1)
     with db.write() as conn:
-        record_events(conn, [event(EventType.DEPARTED_ABROAD, at(db, 2),
-                                   person.personal_code, country="NO",
-                                   since="2026-11-02")], received_at=at(db, 2))
+        record_events(
+            conn,
+            [
+                event(
+                    EventType.DEPARTED_ABROAD,
+                    at(db, 2),
+                    person.personal_code,
+                    country="NO",
+                    since="2026-11-02",
+                )
+            ],
+            received_at=at(db, 2),
+        )
     rename(db, person, 3)
     end_day(db)
     (reported,) = answer(db, bank)
@@ -164,15 +203,27 @@ def test_a_code_change_is_followed_and_carries_the_previous_code(db):
     load(db, telecom, add=[person.personal_code])
     replacement = new_code()
     with db.write() as conn:
-        record_events(conn, [event(EventType.CODE_REPLACED, at(db, 1),
-                                   person.personal_code, newCode=replacement)],
-                      received_at=at(db, 1))
+        record_events(
+            conn,
+            [
+                event(
+                    EventType.CODE_REPLACED,
+                    at(db, 1),
+                    person.personal_code,
+                    newCode=replacement,
+                )
+            ],
+            received_at=at(db, 1),
+        )
     rename(db, person, 2)
     end_day(db)
 
     (for_bank,) = answer(db, bank)
     assert (for_bank.personal_code, for_bank.current_code, for_bank.previous_code) == (
-        person.personal_code, replacement, person.personal_code)
+        person.personal_code,
+        replacement,
+        person.personal_code,
+    )
     assert for_bank.kinds == [Kind.PERSONAL_CODE, Kind.NAME]
     (for_telecom,) = answer(db, telecom)
     assert for_telecom.previous_code is None

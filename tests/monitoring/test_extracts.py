@@ -23,14 +23,19 @@ def test_only_listed_persons_are_returned_with_only_the_contract_groups(db):
     load_clients(db, telecom, add=[listed.personal_code], remove=[], request_id=None)
 
     results = person_data(
-        db, telecom,
+        db,
+        telecom,
         [listed.personal_code, unlisted.personal_code, new_code(), "bad"],
-        purpose="contract renewal", request_id="x-1",
+        purpose="contract renewal",
+        request_id="x-1",
     )
 
     assert [r.reason for r in results] == [
-        None, NotReturned.NOT_ON_LIST, NotReturned.NOT_FOUND,
-        NotReturned.INVALID_CODE]
+        None,
+        NotReturned.NOT_ON_LIST,
+        NotReturned.NOT_FOUND,
+        NotReturned.INVALID_CODE,
+    ]
     returned = results[0]
     assert returned.groups == {"name": listed.groups["name"], "death": None}
     assert returned.current_code == listed.personal_code
@@ -41,8 +46,9 @@ def test_each_returned_person_is_charged_once_a_day_and_the_purpose_is_kept(db):
     person = add_person(db)
     load_clients(db, bank, add=[person.personal_code], remove=[], request_id=None)
     for _ in range(2):
-        person_data(db, bank, [person.personal_code], purpose="KYC refresh",
-                    request_id=None)
+        person_data(
+            db, bank, [person.personal_code], purpose="KYC refresh", request_id=None
+        )
     with db.read() as conn:
         (total,) = totals(conn, bank.customer_id)
         rows = conn.execute(select(provisions)).all()

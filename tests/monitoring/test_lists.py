@@ -15,8 +15,9 @@ from regwatch.store.tables import list_entries
 
 
 def load(db, who, add=(), remove=(), request_id=None):
-    return load_clients(db, who, add=list(add), remove=list(remove),
-                        request_id=request_id)
+    return load_clients(
+        db, who, add=list(add), remove=list(remove), request_id=request_id
+    )
 
 
 def outcomes(result):
@@ -29,16 +30,27 @@ def test_every_code_gets_its_outcome_in_input_order(db):
     load(db, bank, add=[listed.personal_code])
 
     result = load(
-        db, bank,
-        add=[other.personal_code, listed.personal_code, "1234", new_code(),
-             f"  {other.personal_code} "],
+        db,
+        bank,
+        add=[
+            other.personal_code,
+            listed.personal_code,
+            "1234",
+            new_code(),
+            f"  {other.personal_code} ",
+        ],
         remove=[listed.personal_code, listed.personal_code, "x"],
     )
 
     assert outcomes(result) == [
-        Outcome.ADDED, Outcome.ALREADY_ON_LIST, Outcome.INVALID_CODE,
-        Outcome.NOT_FOUND, Outcome.ALREADY_ON_LIST,
-        Outcome.REMOVED, Outcome.NOT_ON_LIST, Outcome.INVALID_CODE,
+        Outcome.ADDED,
+        Outcome.ALREADY_ON_LIST,
+        Outcome.INVALID_CODE,
+        Outcome.NOT_FOUND,
+        Outcome.ALREADY_ON_LIST,
+        Outcome.REMOVED,
+        Outcome.NOT_ON_LIST,
+        Outcome.INVALID_CODE,
     ]
     assert result.results[4].personal_code == f"  {other.personal_code} "
     assert result.results[4].current_code == other.personal_code
@@ -51,9 +63,18 @@ def test_a_replaced_code_resolves_to_its_person_and_answers_the_current_code(db)
     person = add_person(db)
     replacement = new_code()
     with db.write() as conn:
-        record_events(conn, [event(EventType.CODE_REPLACED, at(db, 1),
-                                   person.personal_code, newCode=replacement)],
-                      received_at=at(db, 1))
+        record_events(
+            conn,
+            [
+                event(
+                    EventType.CODE_REPLACED,
+                    at(db, 1),
+                    person.personal_code,
+                    newCode=replacement,
+                )
+            ],
+            received_at=at(db, 1),
+        )
 
     result = load(db, bank, add=[person.personal_code, replacement])
 
@@ -97,7 +118,9 @@ def test_too_many_codes_is_refused_whole(db):
     with pytest.raises(TooManyCodes):
         load(db, bank, add=[person.personal_code] * (limit + 1))
     with db.read() as conn:
-        assert conn.execute(select(func.count()).select_from(list_entries)).scalar() == 0
+        assert (
+            conn.execute(select(func.count()).select_from(list_entries)).scalar() == 0
+        )
 
 
 def test_added_and_removed_in_one_call_leaves_no_stay(db):
@@ -127,7 +150,8 @@ def test_list_pages_walk_the_list_as_it_was_at_the_first_page(db):
     assert seen == [p.personal_code for p in people[:5]]
     fresh = list_clients(db, bank, page_size=10, page_token=None)
     assert [e.personal_code for e in fresh.entries] == [
-        p.personal_code for p in people[1:6]]
+        p.personal_code for p in people[1:6]
+    ]
 
 
 def test_deceased_persons_stay_listed_with_their_status(db):
@@ -135,8 +159,18 @@ def test_deceased_persons_stay_listed_with_their_status(db):
     person = add_person(db)
     load(db, bank, add=[person.personal_code])
     with db.write() as conn:
-        record_events(conn, [event(EventType.DEATH, at(db, 1), person.personal_code,
-                                   dateOfDeath="2026-11-01")], received_at=at(db, 1))
+        record_events(
+            conn,
+            [
+                event(
+                    EventType.DEATH,
+                    at(db, 1),
+                    person.personal_code,
+                    dateOfDeath="2026-11-01",
+                )
+            ],
+            received_at=at(db, 1),
+        )
     (entry,) = list_clients(db, bank, page_size=None, page_token=None).entries
     assert entry.status is ListStatus.DECEASED
     assert entry.added_at == at(db, 0)
@@ -155,4 +189,3 @@ def test_a_page_token_of_another_customer_or_a_forged_one_is_refused(db):
         list_clients(db, bank, page_size=1, page_token=payload[:-2] + "AA." + mac)
     with pytest.raises(InvalidPageToken):
         list_clients(db, bank, page_size=1, page_token="garbage")
-

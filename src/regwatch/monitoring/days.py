@@ -112,7 +112,7 @@ def publish_pending(db: Database) -> list[PublishedDay]:
     Each day is published in its own transaction; a day is never published twice
     (its row in published_days is the guard).
     """
-    published = []
+    published: list[PublishedDay] = []
     while True:
         with db.write() as conn:
             now = db.now()
@@ -198,11 +198,14 @@ def day_changes(
         ).all()
         more = len(rows) > size
         rows = rows[:size]
-        total = conn.execute(
-            select(day_totals.c.persons)
-            .where(day_totals.c.customer_id == customer.customer_id)
-            .where(day_totals.c.day == day)
-        ).scalar() or 0
+        total = (
+            conn.execute(
+                select(day_totals.c.persons)
+                .where(day_totals.c.customer_id == customer.customer_id)
+                .where(day_totals.c.day == day)
+            ).scalar()
+            or 0
+        )
         token = (
             paging.make_token(conn, customer.customer_id, walk, k=rows[-1].person_id)
             if more
@@ -219,6 +222,13 @@ def day_changes(
             detail={"day": day.isoformat()},
         )
 
+    log.info(
+        "day_answer_read",
+        customer_id=customer.customer_id,
+        day=day.isoformat(),
+        persons=len(rows),
+        total=total,
+    )
     persons = [
         PersonChanges(
             personal_code=row.loaded_code,

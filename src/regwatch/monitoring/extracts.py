@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+import structlog
 from sqlalchemy import Connection, select
 
 from regwatch import codes
@@ -26,6 +27,8 @@ from regwatch.store.sql import chunks
 from regwatch.store.tables import list_entries, personal_codes, persons
 
 MAX_PURPOSE = 500
+
+log = structlog.get_logger(__name__)
 
 
 def person_data(
@@ -84,6 +87,12 @@ def person_data(
             purpose=purpose,
             detail={"kinds": [k.value for k in from_mask(customer.kinds)]},
         )
+    log.info(
+        "extract_served",
+        customer_id=customer.customer_id,
+        asked=len(codes_asked),
+        returned=len(returned),
+    )
     return results
 
 

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
+import structlog
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
 
 from regwatch import codes
@@ -32,6 +33,8 @@ from regwatch.store.sql import chunks
 from regwatch.store.tables import list_entries, personal_codes, persons
 
 OPERATION = "LoadClients"
+
+log = structlog.get_logger(__name__)
 
 
 def load_clients(
@@ -65,12 +68,18 @@ def load_clients(
                 conn, customer.customer_id, request_id, OPERATION, fingerprint, now
             )
             if earlier is not None:
+                log.info("clients_load_repeated", customer_id=customer.customer_id)
                 return _result_from_json(earlier)
         result = _apply(conn, customer, add, remove, now)
         if request_id is not None:
             requests.store_answer(
                 conn, customer.customer_id, request_id, _result_to_json(result)
             )
+    log.info(
+        "clients_loaded",
+        customer_id=customer.customer_id,
+        **{outcome.value.lower(): n for outcome, n in result.counts.items()},
+    )
     return result
 
 

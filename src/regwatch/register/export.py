@@ -68,8 +68,10 @@ def dump_line(document: dict[str, Any]) -> str:
     return json.dumps(document, ensure_ascii=False, sort_keys=True)
 
 
-def _codes_of_relatives(conn: Connection, records: list[PersonRecord]) -> dict[int, str]:
-    ids = set()
+def _codes_of_relatives(
+    conn: Connection, records: list[PersonRecord]
+) -> dict[int, str]:
+    ids: set[int] = set()
     for record in records:
         family = record.family
         ids.update(i for i in (family.spouse, family.mother, family.father) if i)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import structlog
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from regwatch import codes
@@ -28,6 +29,8 @@ from regwatch.store.tables import (
     published_days,
     register_events,
 )
+
+log = structlog.get_logger(__name__)
 
 
 def record_from_row(row: Row) -> PersonRecord:
@@ -323,6 +326,13 @@ def record_events(
     )
     summary.changes = len(change_rows)
     summary.new_persons = len(workspace.new_ids)
+    log.info(
+        "events_recorded",
+        applied=summary.applied,
+        duplicates=summary.duplicates,
+        changes=summary.changes,
+        new_persons=summary.new_persons,
+    )
     return summary
 
 
