@@ -242,7 +242,7 @@ def _fetch_extracts(customer: DemoCustomer) -> list:
     answer = customer.client.service.GetPersonData(
         personalCodes=codes, purpose="demo: refresh client records after changes"
     )
-    return list(answer.person)
+    return list(answer or [])  # zeep unwraps the lone repeated element
 
 
 def _walk_list(customer: DemoCustomer) -> Counter:
