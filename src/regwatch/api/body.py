@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
-from regwatch.errors import RequestTooLarge
+from regwatch.errors import MalformedRequest, RequestTooLarge
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -18,11 +18,17 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody will read the answer; this keeps it out of the error log.
+        raise MalformedRequest(
+            "the client left before sending the whole body"
+        ) from None
     return b"".join(chunks)
 
 

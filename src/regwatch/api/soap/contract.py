@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from lxml import etree
@@ -31,6 +31,7 @@ def _wsdl_template() -> etree._Element:
     return etree.fromstring(data, etree.XMLParser(resolve_entities=False))
 
 
+@lru_cache(maxsize=16)  # a handful of addresses (direct, via proxy) in practice
 def wsdl_bytes(endpoint: str) -> bytes:
     """The WSDL naming ``endpoint`` as the service address.
 

@@ -1,9 +1,9 @@
 """Service results as response elements of the contract, written as text.
 
-Text building is the fast path (a 100,000-result LoadClients answer in tens of
-milliseconds, several times faster than building a tree). Every value goes
-through ``_leaf``, which escapes it; element order follows the XSD, and the
-contract tests hold each writer's output against it.
+Text building is the fast path: a 100,000-result LoadClients answer takes about
+a tenth of a second, several times less than building an lxml tree. Every text
+goes through ``_text``, which escapes it; element order follows the XSD, and
+the contract tests hold each writer's output against it.
 """
 
 from __future__ import annotations
@@ -33,15 +33,18 @@ _COUNT_ELEMENTS = (
     (Outcome.NOT_FOUND, "notFound"),
 )
 
+_OUTCOME_ENDS = {
+    outcome: f"<outcome>{outcome.value}</outcome></result>" for outcome in Outcome
+}
+
 
 def load_clients(result: LoadResult) -> str:
+    # The hot path (up to 100,000 results): one formatted string per result.
     parts = [f'<LoadClientsResponse xmlns="{NS}">']
     parts.extend(
-        "<result>"
-        + _leaf("personalCode", item.personal_code)
-        + _leaf("currentPersonalCode", item.current_code)
-        + _leaf("outcome", item.outcome.value)
-        + "</result>"
+        f"<result><personalCode>{_text(item.personal_code)}</personalCode>"
+        f"{_leaf('currentPersonalCode', item.current_code)}"
+        f"{_OUTCOME_ENDS[item.outcome]}"
         for item in result.results
     )
     counts = "".join(
@@ -100,6 +103,12 @@ Fields: TypeAlias = "tuple[tuple[str, Shape], ...]"
 
 @dataclass(frozen=True)
 class Each:
+    """A list: one ``item`` element per value, under a wrapper that counts them.
+
+    The count attribute keeps an empty list visible to clients that read an
+    element without children or attributes as absent (zeep does).
+    """
+
     item: str
     shape: Shape
 
@@ -153,9 +162,9 @@ def _node(name: str, shape: Shape, value: Any) -> str:
         return _leaf(name, value)
     if isinstance(shape, Each):
         inner = "".join(_node(shape.item, shape.shape, item) for item in value)
-    else:
-        record: Mapping[str, Any] = value
-        inner = "".join(_node(key, sub, record.get(key)) for key, sub in shape)
+        return f'<{name} count="{len(value)}">{inner}</{name}>'
+    record: Mapping[str, Any] = value
+    inner = "".join(_node(key, sub, record.get(key)) for key, sub in shape)
     return f"<{name}>{inner}</{name}>"
 
 
@@ -163,7 +172,9 @@ def _leaf(name: str, value: object) -> str:
     """A simple element, in the XSD's lexical form; None leaves it out."""
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if isinstance(value, str):
+        text = _text(value)
+    elif isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, datetime):
         text = format_instant(value)
@@ -172,3 +183,9 @@ def _leaf(name: str, value: object) -> str:
     else:
         text = escape(str(value))
     return f"<{name}>{text}</{name}>"
+
+
+def _text(value: str) -> str:
+    # Most values are personal codes or words: letters and digits never need
+    # escaping, and the check is several times cheaper than the escaping scan.
+    return value if value.isalnum() else escape(value)

@@ -1,0 +1,1 @@
+"""Tests of the network edge: SOAP contract, envelopes, HTTP, real clients."""
