@@ -6,7 +6,6 @@ faults, the logs) and nothing else; the services have tests of their own.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 from starlette.applications import Starlette
-from starlette.exceptions import StarletteDeprecationWarning
+from starlette.testclient import TestClient
 
 from regwatch.api.app import create_app
 from regwatch.config import Settings
@@ -33,14 +32,6 @@ from .soap_samples import (
     list_page,
     load_result,
 )
-
-# Starlette asks for the httpx2 package in its test client and warns when it
-# finds httpx; the client works the same, and the warning would fail every
-# test under filterwarnings=error.
-# TODO: drop this once the dev dependencies name httpx2 (pyproject is shared).
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from starlette.testclient import TestClient
 
 CUSTOMER = Customer(CUSTOMER_ID, "Bank", None, kinds=ALL_MASK)
 
