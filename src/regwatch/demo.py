@@ -30,6 +30,7 @@ from regwatch.api.app import create_app
 from regwatch.api.server import run_in_thread
 from regwatch.billing.charges import totals
 from regwatch.clock import VILNIUS, day_of
+from regwatch.codes import make_code
 from regwatch.config import Settings
 from regwatch.kinds import ALL_KINDS, ALL_MASK, Kind, describe, to_mask
 from regwatch.monitoring.customers import add_customer
@@ -38,7 +39,7 @@ from regwatch.register.synth.activity import simulate
 from regwatch.register.synth.population import generate_register
 from regwatch.setup import initialise, open_database
 from regwatch.store.engine import Database
-from regwatch.store.tables import persons
+from regwatch.store.tables import personal_codes, persons
 
 START = datetime(2026, 11, 2, 0, 0, tzinfo=VILNIUS)  # a Monday
 CALL_SIZE = 5_000
@@ -48,9 +49,9 @@ SHORT_KIND = {
     Kind.NAME: "name",
     Kind.DEATH: "death",
     Kind.IDENTITY_DOCUMENT: "doc",
-    Kind.DECLARED_RESIDENCE: "residence",
+    Kind.DECLARED_RESIDENCE: "resid.",
     Kind.MARITAL_STATUS: "marital",
-    Kind.CHILDREN_COUNT: "children",
+    Kind.CHILDREN_COUNT: "child.",
     Kind.PHOTO: "photo",
     Kind.RESIDENCE_PERMIT: "permit",
 }
@@ -66,12 +67,15 @@ class DemoCustomer:
     client: Client | None = None
     codes: list[str] = field(default_factory=list)
     load_counts: Counter = field(default_factory=Counter)
+    first_answer: list[str] = field(default_factory=list)
     per_day: dict[date, Counter] = field(default_factory=dict)
     reported: list[str] = field(default_factory=list)
 
 
 def run_demo(*, persons: int, days: int, seed: int, keep: bool) -> int:
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=100)  # the report's widest table fits
     folder = Path(tempfile.mkdtemp(prefix="regwatch-demo-"))
     began = time.monotonic()
     try:
@@ -144,8 +148,21 @@ def _choose_lists(db: Database, customers: list[DemoCustomer], seed: int) -> Non
     rng = random.Random(seed)
     for customer in customers:
         customer.codes = rng.sample(living, min(customer.list_size, len(living)))
-    # A few codes a real client base holds: mistyped and unknown ones.
-    customers[0].codes[:0] = ["3330924006", "33309240065", "38001010000"]
+    # A few codes a real client base holds: mistyped ones and one of nobody.
+    customers[0].codes[:0] = ["3330924006", "33309240065", _unused_code(db)]
+
+
+def _unused_code(db: Database) -> str:
+    """A valid personal code that no person of the register has."""
+    with db.read() as conn:
+        for serial in range(1000):
+            code = make_code("M", date(1931, 2, 3), serial)
+            taken = conn.execute(
+                select(personal_codes.c.code).where(personal_codes.c.code == code)
+            ).first()
+            if taken is None:
+                return code
+    raise RuntimeError("every code of 1931-02-03 is taken")
 
 
 def _soap_client(base_url: str, customer: DemoCustomer) -> Client:
@@ -177,14 +194,14 @@ def _load_lists(console: Console, customers: list[DemoCustomer]) -> None:
                 )
                 customer.load_counts.update(r.outcome for r in answer.result)
                 if n == 0:
-                    first_answer = [r.outcome for r in answer.result]
+                    customer.first_answer = [r.outcome for r in answer.result]
                 progress.advance(task, len(part))
     # The bank's first call again: the first answer comes back, nothing changes.
     bank = customers[0]
     again = bank.client.service.LoadClients(
         requestId="demo-load-0", add=bank.codes[:CALL_SIZE]
     )
-    same = [r.outcome for r in again.result] == first_answer
+    same = [r.outcome for r in again.result] == bank.first_answer
     console.print(
         "[green]✓[/] LoadClients repeated with the same requestId: "
         + ("the first answer came back, nothing changed" if same else "DIFFERENT")
@@ -283,7 +300,7 @@ def _report(
         for day in days:
             tally = customer.per_day.get(day, Counter())
             table.add_row(
-                f"{day:%a %Y-%m-%d}",
+                f"{day:%a %m-%d}",
                 str(tally["persons"]),
                 *(str(tally[kind.value] or "") for kind in kinds),
             )
