@@ -9,11 +9,11 @@ moment each change was recorded.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 
 import structlog
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, update
 
 from regwatch import codes
 from regwatch.clock import day_of, from_micros, to_micros
@@ -29,8 +29,8 @@ from regwatch.monitoring.models import (
     Outcome,
 )
 from regwatch.store.engine import Database
-from regwatch.store.sql import chunks
-from regwatch.store.tables import list_entries, personal_codes, persons
+from regwatch.store.sql import insert_tuples, stage_codes
+from regwatch.store.tables import list_entries, persons
 
 OPERATION = "LoadClients"
 
@@ -91,26 +91,23 @@ def _apply(
     now: datetime,
 ) -> LoadResult:
     today = day_of(now)
-    normal = {text: _valid_code(text, today) for text in (*add, *remove)}
-    resolved = _resolve(conn, {c for c in normal.values() if c is not None})
-    open_entries = _open_entries(
-        conn, customer.customer_id, {pid for pid, _ in resolved.values()}
-    )
+    normal = {sent: _valid_code(sent, today) for sent in (*add, *remove)}
+    known = _resolve(conn, customer.customer_id, normal.values())
 
     results: list[CodeResult] = []
     to_add: dict[int, str] = {}  # person_id -> code as loaded
     to_close: set[int] = set()  # entry ids
-    for text, adding in [(t, True) for t in add] + [(t, False) for t in remove]:
-        code = normal[text]
+    for sent, adding in [(t, True) for t in add] + [(t, False) for t in remove]:
+        code = normal[sent]
         if code is None:
-            results.append(CodeResult(text, Outcome.INVALID_CODE))
+            results.append(CodeResult(sent, Outcome.INVALID_CODE))
             continue
-        if code not in resolved:
-            results.append(CodeResult(text, Outcome.NOT_FOUND))
+        if code not in known:
+            results.append(CodeResult(sent, Outcome.NOT_FOUND))
             continue
-        person_id, current = resolved[code]
+        person_id, current, entry_id = known[code]
         listed = person_id in to_add or (
-            person_id in open_entries and open_entries[person_id] not in to_close
+            entry_id is not None and entry_id not in to_close
         )
         if adding:
             outcome = Outcome.ALREADY_ON_LIST if listed else Outcome.ADDED
@@ -120,48 +117,45 @@ def _apply(
             outcome = Outcome.REMOVED if listed else Outcome.NOT_ON_LIST
             if listed and person_id in to_add:
                 del to_add[person_id]  # added and removed in one call: no stay
-            elif listed:
-                to_close.add(open_entries[person_id])
-        results.append(CodeResult(text, outcome, current))
+            elif listed and entry_id is not None:
+                to_close.add(entry_id)
+        results.append(CodeResult(sent, outcome, current))
 
     _write(conn, customer.customer_id, to_add, to_close, to_micros(now))
     counts = Counter(result.outcome for result in results)
     return LoadResult(results, {outcome: counts[outcome] for outcome in Outcome})
 
 
-def _valid_code(text: str, today: object) -> str | None:
-    check = codes.check_code(text, today)  # type: ignore[arg-type]
+def _valid_code(text: str, today: date) -> str | None:
+    check = codes.check_code(text, today)
     return check.code if check.valid else None
 
 
-def _resolve(conn: Connection, wanted: set[str]) -> dict[str, tuple[int, str]]:
-    """code -> (person_id, current code), for codes current or replaced."""
-    found: dict[str, tuple[int, str]] = {}
-    for part in chunks(sorted(wanted)):
-        rows = conn.execute(
-            select(personal_codes.c.code, persons.c.person_id, persons.c.personal_code)
-            .join(persons, persons.c.person_id == personal_codes.c.person_id)
-            .where(personal_codes.c.code.in_(part))
-        )
-        for code, person_id, current in rows:
-            found[code] = (person_id, current)
-    return found
+# Every staged code that names a person (by its current or an earlier code),
+# with the person's current code and the customer's open stay, if any.
+_RESOLVE = """
+    SELECT s.code, pc.person_id, p.personal_code, e.entry_id
+    FROM {staged} s
+    JOIN personal_codes pc ON pc.code = s.code
+    JOIN persons p ON p.person_id = pc.person_id
+    LEFT JOIN list_entries e
+      ON e.person_id = pc.person_id
+     AND e.customer_id = :customer_id
+     AND e.removed_at IS NULL
+"""
 
 
-def _open_entries(
-    conn: Connection, customer_id: str, person_ids: set[int]
-) -> dict[int, int]:
-    """person_id -> entry_id of the customer's current entries for these persons."""
-    found: dict[int, int] = {}
-    for part in chunks(sorted(person_ids)):
-        rows = conn.execute(
-            select(list_entries.c.person_id, list_entries.c.entry_id)
-            .where(list_entries.c.customer_id == customer_id)
-            .where(list_entries.c.removed_at.is_(None))
-            .where(list_entries.c.person_id.in_(part))
-        )
-        found.update(rows.all())
-    return found
+def _resolve(
+    conn: Connection, customer_id: str, wanted: Iterable[str | None]
+) -> dict[str, tuple[int, str, int | None]]:
+    """code -> (person_id, current code, open entry_id or None)."""
+    staged = stage_codes(conn, (code for code in wanted if code is not None))
+    rows = conn.execute(
+        text(_RESOLVE.format(staged=staged)), {"customer_id": customer_id}
+    )
+    return {
+        code: (person_id, current, entry) for code, person_id, current, entry in rows
+    }
 
 
 def _write(
@@ -171,20 +165,12 @@ def _write(
     to_close: set[int],
     now: int,
 ) -> None:
-    if to_add:
-        conn.execute(
-            list_entries.insert(),
-            [
-                {
-                    "customer_id": customer_id,
-                    "person_id": person_id,
-                    "loaded_code": code,
-                    "added_at": now,
-                    "removed_at": None,
-                }
-                for person_id, code in to_add.items()
-            ],
-        )
+    insert_tuples(
+        conn,
+        list_entries,
+        ("customer_id", "person_id", "loaded_code", "added_at"),
+        [(customer_id, person_id, code, now) for person_id, code in to_add.items()],
+    )
     if to_close:
         conn.execute(
             update(list_entries)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 CHUNK = 5_000
@@ -21,3 +21,46 @@ def insert_ignoring_duplicates(conn: Connection, table: Table) -> Any:
     """An INSERT that skips rows whose key exists (a unique key decides, no race)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table).on_conflict_do_nothing()
+
+
+def insert_tuples(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]
+) -> None:
+    """Insert many rows given as plain tuples, in the caller's transaction.
+
+    On SQLite the tuples go straight to the driver's executemany: building a
+    dict and compiling parameters per row costs more than the insert itself
+    (FINDINGS.md). Elsewhere SQLAlchemy's executemany does the work.
+    """
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" for _ in columns)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
+            list(rows),
+        )
+        return
+    conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def stage_codes(conn: Connection, codes: Iterable[str]) -> str:
+    """Put a call's personal codes in a temporary table; return its name.
+
+    One join against the staged codes then replaces thousands of IN lists. The
+    table is private to the connection and emptied before each use.
+    """
+    name = "staged_codes"
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} (code VARCHAR(11) PRIMARY KEY)"
+    )
+    conn.exec_driver_sql(f"DELETE FROM {name}")
+    unique = [(code,) for code in dict.fromkeys(codes)]
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"INSERT INTO {name} (code) VALUES (?)", unique)
+    else:
+        conn.execute(
+            text(f"INSERT INTO {name} (code) VALUES (:code)"),
+            [{"code": code} for (code,) in unique],
+        )
+    return name
