@@ -44,7 +44,7 @@ from regwatch.store.tables import persons
 
 NS = "urn:regwatch:monitoring:v1"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
-START = datetime(2026, 11, 2, tzinfo=VILNIUS)
+START = datetime(2026, 11, 4, tzinfo=VILNIUS)  # a Wednesday, no holiday
 
 
 def envelope(body: str) -> bytes:

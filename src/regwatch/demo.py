@@ -41,7 +41,7 @@ from regwatch.setup import initialise, open_database
 from regwatch.store.engine import Database
 from regwatch.store.tables import personal_codes, persons
 
-START = datetime(2026, 11, 2, 0, 0, tzinfo=VILNIUS)  # a Monday
+START = datetime(2026, 11, 9, 0, 0, tzinfo=VILNIUS)  # a Monday of an ordinary week
 CALL_SIZE = 5_000
 PAGE_SIZE = 1_000
 SHORT_KIND = {
