@@ -88,10 +88,13 @@ def register() -> None:
 @click.pass_context
 def register_generate(ctx: click.Context, persons: int, seed: int) -> None:
     """Fill an empty mirror with a generated register of PERSONS persons."""
-    from regwatch.register.synth.population import generate_register
+    from regwatch.register.synth.population import GenerationRefused, generate_register
 
     db = _db(ctx)
-    summary = generate_register(db, persons, seed, start=db.now())
+    try:
+        summary = generate_register(db, persons, seed, start=db.now())
+    except GenerationRefused as error:
+        raise click.ClickException(str(error)) from None
     click.echo(_summary_text("generated", summary))
 
 
@@ -111,9 +114,13 @@ def register_simulate(
 ) -> None:
     """Record DAYS days of register activity and move the simulated clock."""
     from regwatch.register.synth.activity import simulate
+    from regwatch.register.synth.planner import SimulationRefused
 
     db = _db(ctx)
-    summary = simulate(db, days, seed, rate_scale=rate_scale)
+    try:
+        summary = simulate(db, days, seed, rate_scale=rate_scale)
+    except SimulationRefused as error:
+        raise click.ClickException(str(error)) from None
     click.echo(_summary_text("simulated", summary))
     click.echo(f"time now: {format_instant(db.now())}")
 

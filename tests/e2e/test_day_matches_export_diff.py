@@ -7,6 +7,7 @@ between the export taken before the day and the one taken after it.
 
 from __future__ import annotations
 
+from conftest import START
 from regwatch.kinds import ALL_MASK
 from regwatch.monitoring.customers import add_customer
 from regwatch.monitoring.days import day_changes, publish_pending
@@ -14,8 +15,6 @@ from regwatch.monitoring.lists import load_clients
 from regwatch.register.export import export_persons
 from regwatch.register.synth.activity import simulate
 from regwatch.register.synth.population import generate_register
-
-from conftest import START
 
 # Written out here rather than imported, so that the comparison stays independent
 # of the service's own mapping.

@@ -22,7 +22,7 @@ def test_two_simultaneous_copies_of_a_request_are_applied_once(db):
             answers.append(
                 load_clients(db, bank, add=codes, remove=[], request_id="same-call")
             )
-        except Exception as error:  # noqa: BLE001 - reported below
+        except Exception as error:
             errors.append(error)
 
     threads = [threading.Thread(target=call) for _ in range(4)]

@@ -96,8 +96,8 @@ class MirrorWorkspace:
         self.replaced: list[tuple[str, int]] = []  # (old code, replaced_at)
         self._before: dict[int, PersonRecord] = {}
         self._event_at = now_micros
-        # Every record an event of this batch touched, written back by flush().
-        self.dirty: dict[int, PersonRecord] = {}
+        # The ids of the records the batch's events touched, for flush().
+        self.dirty: set[int] = set()
 
     # -- loading --------------------------------------------------------------
 
@@ -205,7 +205,7 @@ class MirrorWorkspace:
             if person_id in self.new_ids:
                 continue
             pairs.append((before, self._by_id[person_id]))
-        self.dirty.update(self._before)
+        self.dirty.update(self._before)  # the keys: person ids
         return pairs
 
     def _undo(self, code_rows: int, replaced: int, new_ids: set[int]) -> None:
@@ -226,10 +226,19 @@ class MirrorWorkspace:
         new_rows = [person_row(self._by_id[i], now) for i in sorted(self.new_ids)]
         if new_rows:
             self._conn.execute(insert(persons), new_rows)
+        # Only the columns a record can change: naming person_id in the SET
+        # would make SQLite check every table that refers to persons.
         changed = [
-            person_row(self._by_id[i], now)
-            for i in sorted(self.dirty)
-            if i not in self.new_ids
+            {
+                "b_person_id": record.person_id,
+                "personal_code": record.personal_code,
+                "died_on": record.died_on,
+                "groups": record.groups_json(),
+                "family": record.family.to_json(),
+                "updated_at": now,
+            }
+            for record in (self._by_id[i] for i in sorted(self.dirty))
+            if record.person_id not in self.new_ids
         ]
         if changed:
             self._conn.execute(
@@ -242,7 +251,7 @@ class MirrorWorkspace:
                     family=bindparam("family"),
                     updated_at=bindparam("updated_at"),
                 ),
-                [{**row, "b_person_id": row["person_id"]} for row in changed],
+                changed,
             )
         if self.code_rows:
             self._conn.execute(insert(personal_codes), self.code_rows)

@@ -23,7 +23,6 @@ Group shapes (``None`` where the register holds nothing):
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -112,7 +111,7 @@ class PersonRecord:
             sex=self.sex,
             birth_date=self.birth_date,
             citizenship=self.citizenship,
-            groups=copy.deepcopy(self.groups),
+            groups=_copy_json(self.groups),
             family=Family(
                 self.family.spouse,
                 self.family.mother,
@@ -132,6 +131,15 @@ class PersonRecord:
 
     def groups_json(self) -> str:
         return dump_groups(self.groups)
+
+
+def _copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (much cheaper than copy.deepcopy)."""
+    if isinstance(value, dict):
+        return {key: _copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_json(item) for item in value]
+    return value
 
 
 def dump_groups(groups: dict[str, Any]) -> str:

@@ -165,7 +165,9 @@ def streets() -> tuple[Street, ...]:
 @cache
 def street_types() -> dict[str, str]:
     """Street type word -> its abbreviation in addresses."""
-    return {row["type"]: row["abbreviation"] for row in _csv_rows("lt_street_types.csv")}
+    return {
+        row["type"]: row["abbreviation"] for row in _csv_rows("lt_street_types.csv")
+    }
 
 
 @cache
