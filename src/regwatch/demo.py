@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 from rich.console import Console
@@ -70,6 +71,13 @@ class DemoCustomer:
     first_answer: list[str] = field(default_factory=list)
     per_day: dict[date, Counter] = field(default_factory=dict)
     reported: list[str] = field(default_factory=list)
+
+    @property
+    def service(self) -> Any:
+        """The customer's SOAP operations (zeep's service proxy)."""
+        if self.client is None:
+            raise RuntimeError(f"{self.label} has no SOAP client yet")
+        return self.client.service
 
 
 def run_demo(*, persons: int, days: int, seed: int, keep: bool) -> int:
@@ -189,7 +197,7 @@ def _load_lists(console: Console, customers: list[DemoCustomer]) -> None:
             )
             for n, start in enumerate(range(0, len(customer.codes), CALL_SIZE)):
                 part = customer.codes[start : start + CALL_SIZE]
-                answer = customer.client.service.LoadClients(
+                answer = customer.service.LoadClients(
                     requestId=f"demo-load-{n}", add=part
                 )
                 customer.load_counts.update(r.outcome for r in answer.result)
@@ -198,7 +206,7 @@ def _load_lists(console: Console, customers: list[DemoCustomer]) -> None:
                 progress.advance(task, len(part))
     # The bank's first call again: the first answer comes back, nothing changes.
     bank = customers[0]
-    again = bank.client.service.LoadClients(
+    again = bank.service.LoadClients(
         requestId="demo-load-0", add=bank.codes[:CALL_SIZE]
     )
     same = [r.outcome for r in again.result] == bank.first_answer
@@ -235,7 +243,7 @@ def _fetch_days(
 def _day_answer(customer: DemoCustomer, day: date) -> list:
     persons_, token = [], None
     while True:
-        page = customer.client.service.GetClientsDataChanges(
+        page = customer.service.GetClientsDataChanges(
             date=day, pageSize=PAGE_SIZE, pageToken=token
         )
         persons_ += page.person
@@ -256,7 +264,7 @@ def _fetch_extracts(customer: DemoCustomer) -> list:
     codes = list(dict.fromkeys(customer.reported))[:3]
     if not codes:
         return []
-    answer = customer.client.service.GetPersonData(
+    answer = customer.service.GetPersonData(
         personalCodes=codes, purpose="demo: refresh client records after changes"
     )
     return list(answer or [])  # zeep unwraps the lone repeated element
@@ -266,7 +274,7 @@ def _walk_list(customer: DemoCustomer) -> Counter:
     statuses: Counter = Counter()
     token = None
     while True:
-        page = customer.client.service.GetAllClients(pageSize=10_000, pageToken=token)
+        page = customer.service.GetAllClients(pageSize=10_000, pageToken=token)
         statuses.update(client.status for client in page.client)
         token = page.nextPageToken
         if not token:

@@ -45,7 +45,7 @@ def initialise(db: Database, *, simulated_clock: datetime | None = None) -> bool
             return False
         if simulated_clock is not None:
             write_state(conn, CLOCK_KEY, str(to_micros(simulated_clock)))
-        start = simulated_clock or db.now()
+        start = simulated_clock or db.now(conn)
         write_state(conn, FIRST_DAY_KEY, day_of(start).isoformat())
         ensure_token_key(conn)
     return True

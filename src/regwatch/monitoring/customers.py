@@ -91,7 +91,7 @@ def add_customer(
                 company_code=company_code,
                 kinds=kinds,
                 secret_hash=secret_hash,
-                created_at=to_micros(db.now()),
+                created_at=to_micros(db.now(conn)),
             )
         )
     return Customer(customer_id, name.strip(), company_code, kinds), secret

@@ -115,7 +115,7 @@ def publish_pending(db: Database) -> list[PublishedDay]:
     published: list[PublishedDay] = []
     while True:
         with db.write() as conn:
-            now = db.now()
+            now = db.now(conn)
             last = last_published(conn)
             day = first_day(conn) if last is None else last + timedelta(days=1)
             if day >= day_of(now):
@@ -183,7 +183,7 @@ def day_changes(
     size = paging.page_size(db, page_size)
     walk = f"day:{day.isoformat()}"
     with db.write() as conn:
-        now = db.now()
+        now = db.now(conn)
         check_day(conn, day, now, db.settings.retention_days)
         after = 0
         if page_token is not None:

@@ -56,7 +56,7 @@ def person_data(
     request_id = check_request_id(request_id)
 
     with db.write() as conn:
-        now = db.now()
+        now = db.now(conn)
         today = day_of(now)
         checked = {text: codes.check_code(text, today) for text in codes_asked}
         wanted = {c.code for c in checked.values() if c.code is not None}

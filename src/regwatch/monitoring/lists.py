@@ -62,7 +62,7 @@ def load_clients(
     fingerprint = requests.digest(OPERATION, list(add), list(remove))
 
     with db.write() as conn:
-        now = db.now()
+        now = db.now(conn)
         if request_id is not None:
             earlier = requests.claim(
                 conn, customer.customer_id, request_id, OPERATION, fingerprint, now
@@ -215,7 +215,7 @@ def list_clients(
     size = paging.page_size(db, page_size)
     with db.read() as conn:
         if page_token is None:
-            as_of, after = to_micros(db.now()), 0
+            as_of, after = to_micros(db.now(conn)), 0
             total = None
         else:
             state = paging.read_token(conn, page_token, customer.customer_id, "list")

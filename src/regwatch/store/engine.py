@@ -78,11 +78,15 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
-    def now(self) -> datetime:
+    def now(self, conn: Connection | None = None) -> datetime:
+        """The service's time; read in ``conn``'s transaction when one is given."""
         if self._clock is not None:
             return self._clock.now()
-        with self.read() as conn:
+        if conn is not None:
             simulated = read_simulated_clock(conn)
+        else:
+            with self.read() as own:
+                simulated = read_simulated_clock(own)
         return simulated if simulated is not None else SystemClock().now()
 
     @property
