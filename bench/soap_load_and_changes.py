@@ -82,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--call-size", type=int, default=100_000)
-    parser.add_argument("--rate-scale", type=float, default=25.0)
+    parser.add_argument("--rate-scale", type=float, default=19.0)  # ~20,000 persons
     parser.add_argument("--keep", help="keep the database in this folder")
     args = parser.parse_args()
 
@@ -191,13 +191,13 @@ def main() -> None:
             token = tree.findtext(f".//{{{NS}}}nextPageToken")
             if not token:
                 break
+        p95 = statistics.quantiles(page_times, n=20)[-1] if len(page_times) > 1 else 0
         figures.append(
             (
                 "GetClientsDataChanges page of 1,000",
                 f"p50 {statistics.median(page_times) * 1000:.0f} ms",
-                f"p95 {sorted(page_times)[int(len(page_times) * 0.95) - 1] * 1000:.0f} ms,"
-                f" max {max(page_times) * 1000:.0f} ms over {len(page_times)} pages, "
-                f"{reported:,} persons",
+                f"p95 {p95 * 1000:.0f} ms, max {max(page_times) * 1000:.0f} ms "
+                f"over {len(page_times)} pages, {reported:,} persons",
             )
         )
         figures.append(
