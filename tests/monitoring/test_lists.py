@@ -189,3 +189,10 @@ def test_a_page_token_of_another_customer_or_a_forged_one_is_refused(db):
         list_clients(db, bank, page_size=1, page_token=payload[:-2] + "AA." + mac)
     with pytest.raises(InvalidPageToken):
         list_clients(db, bank, page_size=1, page_token="garbage")
+
+
+def test_a_call_without_a_single_valid_code_answers_each_code(db):
+    bank = customer(db)
+    result = load(db, bank, add=["12345678901"], remove=["1"])
+    assert outcomes(result) == [Outcome.INVALID_CODE, Outcome.INVALID_CODE]
+    assert outcomes(load(db, bank)) == []

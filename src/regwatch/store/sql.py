@@ -56,6 +56,8 @@ def stage_codes(conn: Connection, codes: Iterable[str]) -> str:
     )
     conn.exec_driver_sql(f"DELETE FROM {name}")
     unique = [(code,) for code in dict.fromkeys(codes)]
+    if not unique:
+        return name
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(f"INSERT INTO {name} (code) VALUES (?)", unique)
     else:
