@@ -30,7 +30,7 @@ from regwatch.monitoring.models import (
 )
 from regwatch.store.engine import Database
 from regwatch.store.sql import insert_tuples, stage_codes
-from regwatch.store.tables import list_entries, persons
+from regwatch.store.tables import customers, list_entries, persons
 
 OPERATION = "LoadClients"
 
@@ -165,19 +165,42 @@ def _write(
     to_close: set[int],
     now: int,
 ) -> None:
+    version = _next_list_version(conn, customer_id)
     insert_tuples(
         conn,
         list_entries,
-        ("customer_id", "person_id", "loaded_code", "added_at"),
-        [(customer_id, person_id, code, now) for person_id, code in to_add.items()],
+        ("customer_id", "person_id", "loaded_code", "added_at", "added_version"),
+        [
+            (customer_id, person_id, code, now, version)
+            for person_id, code in to_add.items()
+        ],
     )
     if to_close:
         conn.execute(
             update(list_entries)
             .where(list_entries.c.entry_id == bindparam("b_entry_id"))
-            .values(removed_at=now),
+            .values(removed_at=now, removed_version=version),
             [{"b_entry_id": entry_id} for entry_id in sorted(to_close)],
         )
+
+
+def _next_list_version(conn: Connection, customer_id: str) -> int:
+    conn.execute(
+        update(customers)
+        .where(customers.c.customer_id == customer_id)
+        .values(list_version=customers.c.list_version + 1)
+    )
+    return _list_version(conn, customer_id)
+
+
+def _list_version(conn: Connection, customer_id: str) -> int:
+    return int(
+        conn.execute(
+            select(customers.c.list_version).where(
+                customers.c.customer_id == customer_id
+            )
+        ).scalar_one()
+    )
 
 
 def _result_to_json(result: LoadResult) -> dict:
@@ -215,16 +238,19 @@ def list_clients(
     size = paging.page_size(db, page_size)
     with db.read() as conn:
         if page_token is None:
-            as_of, after = to_micros(db.now(conn)), 0
+            version, after = _list_version(conn, customer.customer_id), 0
             total = None
         else:
             state = paging.read_token(conn, page_token, customer.customer_id, "list")
-            as_of, after, total = state["t"], state["k"], state["n"]
+            version, after, total = state["v"], state["k"], state["n"]
 
         listed_then = and_(
             list_entries.c.customer_id == customer.customer_id,
-            list_entries.c.added_at <= as_of,
-            or_(list_entries.c.removed_at.is_(None), list_entries.c.removed_at > as_of),
+            list_entries.c.added_version <= version,
+            or_(
+                list_entries.c.removed_version.is_(None),
+                list_entries.c.removed_version > version,
+            ),
         )
         if total is None:
             total = conn.execute(
@@ -250,7 +276,7 @@ def list_clients(
                 conn,
                 customer.customer_id,
                 "list",
-                t=as_of,
+                v=version,
                 k=rows[-1].entry_id,
                 n=total,
             )

@@ -114,6 +114,10 @@ customers = Table(
     Column("secret_hash", Text, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("disabled_at", BigInteger),
+    # Counts the customer's LoadClients calls; stamps the list entries each
+    # call adds or closes, so a GetAllClients walk can see the list as it was at
+    # its first page whatever the clock does (a simulated clock stands still).
+    Column("list_version", Integer, nullable=False, server_default="0"),
 )
 
 # One row per period on a list: never deleted, so that "was the person listed
@@ -129,6 +133,8 @@ list_entries = Table(
     Column("loaded_code", CODE, nullable=False),
     Column("added_at", BigInteger, nullable=False),
     Column("removed_at", BigInteger),
+    Column("added_version", Integer, nullable=False),
+    Column("removed_version", Integer),
     Index(None, "person_id", "customer_id"),
     Index(None, "customer_id", "entry_id"),
     Index(

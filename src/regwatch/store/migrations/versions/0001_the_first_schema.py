@@ -71,6 +71,7 @@ def upgrade() -> None:
         sa.Column("secret_hash", sa.Text(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("disabled_at", sa.BigInteger(), nullable=True),
+        sa.Column("list_version", sa.Integer(), server_default="0", nullable=False),
         sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customers")),
     )
     op.create_table(
@@ -172,6 +173,8 @@ def upgrade() -> None:
         sa.Column("loaded_code", sa.String(length=11), nullable=False),
         sa.Column("added_at", sa.BigInteger(), nullable=False),
         sa.Column("removed_at", sa.BigInteger(), nullable=True),
+        sa.Column("added_version", sa.Integer(), nullable=False),
+        sa.Column("removed_version", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customers.customer_id"],
