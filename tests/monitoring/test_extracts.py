@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from factories import add_person, customer, new_code
 from regwatch.billing.charges import totals
-from regwatch.errors import MalformedRequest
+from regwatch.errors import MalformedRequest, RequestIdReused
 from regwatch.kinds import Kind, to_mask
 from regwatch.monitoring.extracts import person_data
 from regwatch.monitoring.lists import load_clients
@@ -61,3 +61,16 @@ def test_an_extract_without_a_purpose_is_refused(db):
     bank = customer(db)
     with pytest.raises(MalformedRequest, match="purpose"):
         person_data(db, bank, ["33309240064"], purpose="  ", request_id=None)
+
+
+def test_a_request_id_reused_for_other_codes_is_refused(db):
+    bank = customer(db)
+    a, b = add_person(db), add_person(db)
+    load_clients(
+        db, bank, add=[a.personal_code, b.personal_code], remove=[], request_id=None
+    )
+    first = person_data(db, bank, [a.personal_code], purpose="KYC", request_id="x-1")
+    again = person_data(db, bank, [a.personal_code], purpose="KYC", request_id="x-1")
+    assert again == first
+    with pytest.raises(RequestIdReused):
+        person_data(db, bank, [b.personal_code], purpose="KYC", request_id="x-1")

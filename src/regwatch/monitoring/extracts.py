@@ -20,13 +20,14 @@ from regwatch.clock import day_of
 from regwatch.errors import MalformedRequest, TooManyCodes
 from regwatch.kinds import from_mask
 from regwatch.monitoring.models import Customer, NotReturned, PersonExtract
-from regwatch.monitoring.requests import check_request_id
+from regwatch.monitoring.requests import check_request_id, claim, digest
 from regwatch.register.records import GROUP_OF_KIND
 from regwatch.store.engine import Database
 from regwatch.store.sql import chunks
 from regwatch.store.tables import list_entries, personal_codes, persons
 
 MAX_PURPOSE = 500
+OPERATION = "GetPersonData"
 
 log = structlog.get_logger(__name__)
 
@@ -42,8 +43,10 @@ def person_data(
     """Current data of the listed persons among the codes, one result per code.
 
     Each person returned is charged once per customer and day; the purpose is
-    kept in the provision log. A requestId is recorded with the purpose; the
-    answer itself is not stored, so that no second copy of the data is kept.
+    kept in the provision log. A requestId used before for other codes or
+    another purpose is refused; the same request again is answered afresh (the
+    answer is not stored, so that no second copy of the data is kept, and the
+    charge is not repeated on the same day).
     """
     limit = db.settings.max_codes_per_call
     if len(codes_asked) > limit:
@@ -57,6 +60,9 @@ def person_data(
 
     with db.write() as conn:
         now = db.now(conn)
+        if request_id is not None:
+            fingerprint = digest(OPERATION, list(codes_asked), purpose)
+            claim(conn, customer.customer_id, request_id, OPERATION, fingerprint, now)
         today = day_of(now)
         checked = {text: codes.check_code(text, today) for text in codes_asked}
         wanted = {c.code for c in checked.values() if c.code is not None}
@@ -80,7 +86,7 @@ def person_data(
         record_provision(
             conn,
             customer.customer_id,
-            "GetPersonData",
+            OPERATION,
             now,
             returned,
             request_id=request_id,

@@ -67,9 +67,9 @@ def load_clients(
             earlier = requests.claim(
                 conn, customer.customer_id, request_id, OPERATION, fingerprint, now
             )
-            if earlier is not None:
+            if not earlier.new:
                 log.info("clients_load_repeated", customer_id=customer.customer_id)
-                return _result_from_json(earlier)
+                return _result_from_json(earlier.answer)
         result = _apply(conn, customer, add, remove, now)
         if request_id is not None:
             requests.store_answer(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,12 @@ def check_request_id(request_id: str | None) -> str | None:
     return request_id
 
 
+@dataclass(frozen=True)
+class Claim:
+    new: bool  # False: the same request was made before
+    answer: Any = None  # the first answer, where the operation stores one
+
+
 def claim(
     conn: Connection,
     customer_id: str,
@@ -46,8 +53,11 @@ def claim(
     operation: str,
     fingerprint: str,
     now: datetime,
-) -> Any | None:
-    """Claim a request id; return the stored answer if it was answered before."""
+) -> Claim:
+    """Claim a request id for this request, or find the same request made before.
+
+    The same id with another operation or other content is refused.
+    """
     claimed = conn.execute(
         insert_ignoring_duplicates(conn, api_requests).values(
             customer_id=customer_id,
@@ -59,7 +69,7 @@ def claim(
         )
     ).rowcount
     if claimed:
-        return None
+        return Claim(new=True)
     row = conn.execute(
         select(api_requests.c.operation, api_requests.c.digest, api_requests.c.response)
         .where(api_requests.c.customer_id == customer_id)
@@ -69,7 +79,9 @@ def claim(
         raise RequestIdReused(
             f"requestId {request_id!r} was used before for a different request"
         )
-    return json.loads(zlib.decompress(row.response))
+    if not row.response:
+        return Claim(new=False)
+    return Claim(new=False, answer=json.loads(zlib.decompress(row.response)))
 
 
 def store_answer(
