@@ -67,3 +67,25 @@ def test_bad_input_gets_a_clear_message(tmp_path):
     )
     assert result.exit_code != 0
     assert "give a date" in result.output
+
+
+def test_a_missing_or_uninitialised_database_is_a_one_line_error(tmp_path):
+    missing = {"REGWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'nothing.db'}"}
+    result = CliRunner().invoke(main, ["days", "publish"], env=missing)
+    assert result.exit_code == 1
+    assert "run `regwatch init` first" in result.output
+    assert not (tmp_path / "nothing.db").exists()
+
+    nowhere = {"REGWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'no' / 'x.db'}"}
+    result = CliRunner().invoke(main, ["init"], env=nowhere)
+    assert "unable to open database file" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_bad_setting_is_named(tmp_path):
+    env = {
+        "REGWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "REGWATCH_RETENTION_DAYS": "-1",
+    }
+    result = CliRunner().invoke(main, ["init"], env=env)
+    assert "REGWATCH_RETENTION_DAYS=-1 is below the minimum of 1" in result.output

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import date, datetime, time
 
 import click
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from regwatch import logs
 from regwatch.clock import VILNIUS, format_instant, parse_instant
-from regwatch.config import Settings
+from regwatch.config import ConfigError, Settings
 from regwatch.errors import ServiceError
 from regwatch.kinds import UnknownKindError, describe, parse_kinds
-from regwatch.setup import AlreadyInitialised, initialise, open_database
+from regwatch.setup import (
+    AlreadyInitialised,
+    DatabaseNotReady,
+    check_ready,
+    initialise,
+    open_database,
+)
 from regwatch.store.engine import Database
 
 
@@ -36,7 +44,25 @@ def parse_start(text: str) -> datetime:
         ) from None
 
 
-@click.group()
+class _Cli(click.Group):
+    """Turns database and configuration failures into one-line errors."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, DatabaseNotReady) as error:
+            raise click.ClickException(str(error)) from None
+        except SQLAlchemyError as error:
+            cause = getattr(error, "orig", None) or error
+            where = ctx.obj["db"].engine.url.render_as_string(hide_password=True)
+            raise click.ClickException(f"database error ({where}): {cause}") from None
+
+
+# Commands that work on a database before it is initialised.
+_NO_DATABASE_NEEDED = {"init", "demo"}
+
+
+@click.group(cls=_Cli)
 @click.option(
     "--database",
     envvar="REGWATCH_DATABASE_URL",
@@ -48,9 +74,16 @@ def parse_start(text: str) -> datetime:
 def main(ctx: click.Context, database: str) -> None:
     """regwatch: change monitoring for a population register."""
     logs.configure()
-    settings = Settings.from_env()
-    settings = Settings(**{**settings.__dict__, "database_url": database})
-    ctx.obj = {"settings": settings, "db": open_database(settings)}
+    settings = replace(Settings.from_env(), database_url=database)
+    try:
+        db = open_database(settings)
+    except (ArgumentError, ImportError) as error:
+        raise click.ClickException(
+            f"cannot use the database URL {database!r}: {error}"
+        ) from None
+    ctx.obj = {"settings": settings, "db": db}
+    if ctx.invoked_subcommand not in _NO_DATABASE_NEEDED:
+        check_ready(db)
 
 
 @main.command()
@@ -218,6 +251,7 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 
     from regwatch.api.app import create_app
 
+    click.echo(f"serving http://{host}:{port}/soap (WSDL at /soap?wsdl); Ctrl-C stops")
     uvicorn.run(create_app(_db(ctx)), host=host, port=port, log_config=None)
 
 

@@ -18,17 +18,47 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        """Settings from REGWATCH_* variables; ConfigError names a bad one."""
         env = os.environ
-        return cls(
+        settings = cls(
             database_url=env.get("REGWATCH_DATABASE_URL", cls.database_url),
-            max_codes_per_call=int(
-                env.get("REGWATCH_MAX_CODES_PER_CALL", cls.max_codes_per_call)
-            ),
-            max_body_bytes=int(env.get("REGWATCH_MAX_BODY_BYTES", cls.max_body_bytes)),
-            default_page_size=int(
-                env.get("REGWATCH_DEFAULT_PAGE_SIZE", cls.default_page_size)
-            ),
-            max_page_size=int(env.get("REGWATCH_MAX_PAGE_SIZE", cls.max_page_size)),
-            retention_days=int(env.get("REGWATCH_RETENTION_DAYS", cls.retention_days)),
+            max_codes_per_call=_number("REGWATCH_MAX_CODES_PER_CALL", 1),
+            max_body_bytes=_number("REGWATCH_MAX_BODY_BYTES", 1024),
+            default_page_size=_number("REGWATCH_DEFAULT_PAGE_SIZE", 1),
+            max_page_size=_number("REGWATCH_MAX_PAGE_SIZE", 1),
+            retention_days=_number("REGWATCH_RETENTION_DAYS", 1),
             public_url=env.get("REGWATCH_PUBLIC_URL") or None,
         )
+        if settings.default_page_size > settings.max_page_size:
+            raise ConfigError(
+                f"REGWATCH_DEFAULT_PAGE_SIZE ({settings.default_page_size}) is above "
+                f"REGWATCH_MAX_PAGE_SIZE ({settings.max_page_size})"
+            )
+        return settings
+
+
+class ConfigError(ValueError):
+    """A setting in the environment that cannot be used."""
+
+
+_ENV_FIELDS = {
+    "REGWATCH_MAX_CODES_PER_CALL": "max_codes_per_call",
+    "REGWATCH_MAX_BODY_BYTES": "max_body_bytes",
+    "REGWATCH_DEFAULT_PAGE_SIZE": "default_page_size",
+    "REGWATCH_MAX_PAGE_SIZE": "max_page_size",
+    "REGWATCH_RETENTION_DAYS": "retention_days",
+}
+
+
+def _number(variable: str, minimum: int) -> int:
+    default: int = getattr(Settings, _ENV_FIELDS[variable])
+    text = os.environ.get(variable)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"{variable}={text!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{variable}={value} is below the minimum of {minimum}")
+    return value

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from regwatch.clock import day_of, to_micros
 from regwatch.config import Settings
@@ -21,6 +24,10 @@ from regwatch.store.migrate import upgrade
 
 class AlreadyInitialised(RuntimeError):
     pass
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database is missing, unreachable or not initialised."""
 
 
 def open_database(settings: Settings | None = None) -> Database:
@@ -49,3 +56,31 @@ def initialise(db: Database, *, simulated_clock: datetime | None = None) -> bool
         write_state(conn, FIRST_DAY_KEY, day_of(start).isoformat())
         ensure_token_key(conn)
     return True
+
+
+def check_ready(db: Database) -> None:
+    """Refuse, saying what to do, unless the database is there and initialised.
+
+    A missing SQLite file is not created here: a mistyped path should not leave
+    an empty database behind.
+    """
+    url = db.engine.url
+    is_file = url.get_backend_name() == "sqlite" and url.database not in (
+        None,
+        "",
+        ":memory:",
+    )
+    if is_file and not Path(str(url.database)).is_file():
+        raise DatabaseNotReady(
+            f"no database at {url.database}; run `regwatch init` first"
+        )
+    try:
+        with db.read() as conn:
+            ready = read_state(conn, FIRST_DAY_KEY) is not None
+    except (OperationalError, ProgrammingError):
+        ready = False
+    if not ready:
+        raise DatabaseNotReady(
+            f"the database {url.render_as_string(hide_password=True)} is not "
+            "initialised; run `regwatch init` first"
+        )
