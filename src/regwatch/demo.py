@@ -27,6 +27,7 @@ from sqlalchemy import select
 from zeep import Client
 from zeep.transports import Transport
 
+from regwatch import logs
 from regwatch.api.app import create_app
 from regwatch.api.server import run_in_thread
 from regwatch.billing.charges import totals
@@ -45,17 +46,6 @@ from regwatch.store.tables import personal_codes, persons
 START = datetime(2026, 11, 9, 0, 0, tzinfo=VILNIUS)  # a Monday of an ordinary week
 CALL_SIZE = 5_000
 PAGE_SIZE = 1_000
-SHORT_KIND = {
-    Kind.PERSONAL_CODE: "code",
-    Kind.NAME: "name",
-    Kind.DEATH: "death",
-    Kind.IDENTITY_DOCUMENT: "doc",
-    Kind.DECLARED_RESIDENCE: "resid.",
-    Kind.MARITAL_STATUS: "marital",
-    Kind.CHILDREN_COUNT: "child.",
-    Kind.PHOTO: "photo",
-    Kind.RESIDENCE_PERMIT: "permit",
-}
 
 
 @dataclass
@@ -81,9 +71,8 @@ class DemoCustomer:
 
 
 def run_demo(*, persons: int, days: int, seed: int, keep: bool) -> int:
+    logs.configure("WARNING")  # the report is the output; access logs would drown it
     console = Console()
-    if not console.is_terminal:
-        console = Console(width=100)  # the report's widest table fits
     folder = Path(tempfile.mkdtemp(prefix="regwatch-demo-"))
     began = time.monotonic()
     try:
@@ -299,34 +288,39 @@ def _report(
             f"{describe(customer.kinds)}\n  LoadClients: {loaded}\n  GetAllClients: "
             + ", ".join(f"{k} {v:,}" for k, v in sorted(walks[customer.label].items()))
         )
-        kinds = [k for k in ALL_KINDS if customer.kinds & k.bit]
-        table = Table(title=f"changed persons per day: {customer.label}")
-        table.add_column("day")
-        table.add_column("persons", justify="right")
-        for kind in kinds:
-            table.add_column(SHORT_KIND[kind], justify="right")
-        for day in days:
-            tally = customer.per_day.get(day, Counter())
-            table.add_row(
-                f"{day:%a %m-%d}",
-                str(tally["persons"]),
-                *(str(tally[kind.value] or "") for kind in kinds),
-            )
-        console.print(table)
+        console.print(_day_table(customer, days))
         with db.read() as conn:
             charged = totals(conn, customer.customer_id)
-        total = sum(t.cents for t in charged)
-        lines = [f"{t.item.value}: {t.persons:,} persons x 0.02 EUR" for t in charged]
+        lines = [
+            f"{t.item.value} {t.persons:,} persons, {t.cents / 100:.2f} EUR"
+            for t in charged
+        ]
+        total = sum(t.cents for t in charged) / 100
         console.print(
-            "  charged: "
-            + ("; ".join(lines) or "nothing")
-            + f" = {total / 100:.2f} EUR"
+            f"  charged: {'; '.join(lines) or 'nothing'}; total {total:.2f} EUR"
         )
     if extracts:
         console.print("\n[bold]GetPersonData[/] (bank, 3 persons):")
         for person in extracts:
             console.print("  " + _extract_line(person))
     console.print(f"\nsimulated clock now: {day_of(db.now())}")
+
+
+def _day_table(customer: DemoCustomer, days: list[date]) -> Table:
+    """Kinds down, days across: fits an 80-column terminal."""
+    span = f"{days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}" if days else "no days"
+    table = Table(title=f"{customer.label}: changed persons per day, {span}")
+    table.add_column("kind of change", no_wrap=True)
+    for day in days:
+        table.add_column(f"{day:%a}\n{day:%d}", justify="right")
+    table.add_column("week", justify="right")
+    rows = [("persons", "persons")] + [
+        (kind.value, kind.value) for kind in ALL_KINDS if customer.kinds & kind.bit
+    ]
+    for label, key in rows:
+        counts = [customer.per_day.get(day, Counter())[key] for day in days]
+        table.add_row(label, *(str(n or "") for n in counts), str(sum(counts)))
+    return table
 
 
 def _extract_line(person) -> str:  # type: ignore[no-untyped-def]
