@@ -440,3 +440,69 @@ def test_the_same_event_twice_is_recorded_once(db):
     assert (again.applied, again.duplicates) == (0, 1)
     with db.read() as conn:
         assert len(conn.execute(select(change_log)).all()) == 1
+
+
+def test_a_marriage_cannot_rename_a_third_person(db):
+    husband, wife, bystander = add_person(db), add_person(db, sex="F"), add_person(db)
+    with pytest.raises(EventRefused, match="not in this event"):
+        record(
+            db,
+            event(
+                EventType.MARRIAGE,
+                at(db, 1),
+                husband.personal_code,
+                wife.personal_code,
+                date="2026-11-02",
+                surnames={bystander.personal_code: "Kitas"},
+            ),
+        )
+    assert kinds_of(db, bystander) == set()
+
+
+@pytest.mark.parametrize("photo", ["ph-1", ["x"], {"photoId": "p"}])
+def test_malformed_event_data_is_a_refusal_and_leaves_nothing(db, photo):
+    person = add_person(db)
+    with pytest.raises(EventRefused):
+        record(
+            db,
+            event(
+                EventType.DOCUMENT_ISSUED,
+                at(db, 1),
+                person.personal_code,
+                document={
+                    "type": "ID_CARD",
+                    "number": "1",
+                    "issuedOn": "2026-11-02",
+                    "validUntil": "2036-11-02",
+                },
+                photo=photo,
+            ),
+        )
+    assert reload(db, person).groups["identityDocuments"] == []
+
+
+def test_a_birth_after_the_fathers_death_is_registered(db):
+    husband, wife = married_couple(db)
+    record(
+        db,
+        event(
+            EventType.DEATH, at(db, 2), husband.personal_code, dateOfDeath="2026-10-01"
+        ),
+    )
+    record(
+        db,
+        event(
+            EventType.BIRTH,
+            at(db, 3),
+            wife.personal_code,
+            husband.personal_code,
+            child={
+                "personalCode": new_code("M", date(2026, 11, 1)),
+                "givenNames": "Jonas",
+                "surname": "Kazlauskas",
+                "sex": "M",
+                "birthDate": "2026-11-01",
+            },
+        ),
+    )
+    assert reload(db, husband).groups["childrenCount"] == 1

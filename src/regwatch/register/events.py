@@ -17,6 +17,10 @@ from typing import Any, Protocol
 
 from regwatch.register.records import Family, PersonRecord, empty_groups
 
+SEXES = ("M", "F")
+DOCUMENT_TYPES = ("ID_CARD", "PASSPORT")
+PERMIT_TYPES = ("TEMPORARY", "PERMANENT")
+
 
 class EventType(enum.Enum):
     BIRTH = "BIRTH"
@@ -107,10 +111,32 @@ def _text(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def _set_surnames(workspace: Workspace, data: Mapping[str, Any]) -> None:
-    for code, surname in (data.get("surnames") or {}).items():
+def _set_surnames(workspace: Workspace, event: RegisterEvent) -> None:
+    """New surnames of the event's own persons (a marriage or a divorce)."""
+    surnames = event.data.get("surnames") or {}
+    if not isinstance(surnames, Mapping):
+        raise EventRefused("surnames must map personal codes to surnames")
+    for code, surname in surnames.items():
+        if code not in event.persons:
+            raise EventRefused(f"surnames names {code}, who is not in this event")
+        if not isinstance(surname, str) or not surname.strip():
+            raise EventRefused(f"the new surname of {code} is empty")
         record = workspace.person(code)
         record.groups["name"] = {**record.groups["name"], "surname": surname}
+
+
+def _one_of(data: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+    value = _text(data, key)
+    if value not in allowed:
+        raise EventRefused(f"{key} {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, Mapping):
+        raise EventRefused(f"{key} is missing or not an object")
+    return value
 
 
 # --- the appliers -----------------------------------------------------------------
@@ -119,10 +145,9 @@ def _set_surnames(workspace: Workspace, data: Mapping[str, Any]) -> None:
 def _birth(workspace: Workspace, event: RegisterEvent) -> None:
     if not 1 <= len(event.persons) <= 2:
         raise EventRefused("a birth names one or two parents")
-    parents = [_alive(workspace, code) for code in event.persons]
-    child = event.data.get("child")
-    if not isinstance(child, Mapping):
-        raise EventRefused("child is missing")
+    # A parent may have died before the birth is registered: no _alive here.
+    parents = [workspace.person(code) for code in event.persons]
+    child = _mapping(event.data, "child")
     born = _date(child, "birthDate")
     mother = next((p for p in parents if p.sex == "F"), None)
     father = next((p for p in parents if p.sex == "M"), None)
@@ -140,7 +165,7 @@ def _birth(workspace: Workspace, event: RegisterEvent) -> None:
         PersonRecord(
             person_id=0,
             personal_code=_text(child, "personalCode"),
-            sex=_text(child, "sex"),
+            sex=_one_of(child, "sex", SEXES),
             birth_date=date.fromisoformat(born),
             citizenship=child.get("citizenship") or parents[0].citizenship,
             groups=groups,
@@ -179,7 +204,7 @@ def _marriage(workspace: Workspace, event: RegisterEvent) -> None:
     for record, other in ((a, b), (b, a)):
         record.groups["maritalStatus"] = {"status": "MARRIED", "since": married}
         record.family.spouse = other.person_id
-    _set_surnames(workspace, event.data)
+    _set_surnames(workspace, event)
 
 
 def _divorce(workspace: Workspace, event: RegisterEvent) -> None:
@@ -191,7 +216,7 @@ def _divorce(workspace: Workspace, event: RegisterEvent) -> None:
     for record in (a, b):
         record.groups["maritalStatus"] = {"status": "DIVORCED", "since": divorced}
         record.family.spouse = None
-    _set_surnames(workspace, event.data)
+    _set_surnames(workspace, event)
 
 
 def _name_change(workspace: Workspace, event: RegisterEvent) -> None:
@@ -209,11 +234,9 @@ def _name_change(workspace: Workspace, event: RegisterEvent) -> None:
 def _document_issued(workspace: Workspace, event: RegisterEvent) -> None:
     (code,) = _the_person(event)
     record = _alive(workspace, code)
-    document = event.data.get("document")
-    if not isinstance(document, Mapping):
-        raise EventRefused("document is missing")
+    document = _mapping(event.data, "document")
     new = {
-        "type": _text(document, "type"),
+        "type": _one_of(document, "type", DOCUMENT_TYPES),
         "number": _text(document, "number"),
         "issuedOn": _date(document, "issuedOn"),
         "validUntil": _date(document, "validUntil"),
@@ -228,8 +251,8 @@ def _document_issued(workspace: Workspace, event: RegisterEvent) -> None:
         for doc in record.groups["identityDocuments"]
     ]
     record.groups["identityDocuments"] = [*documents, new]
-    photo = event.data.get("photo")
-    if photo is not None:
+    if event.data.get("photo") is not None:
+        photo = _mapping(event.data, "photo")
         record.groups["photo"] = {
             "photoId": _text(photo, "photoId"),
             "takenOn": _date(photo, "takenOn"),
@@ -247,7 +270,7 @@ def _document_invalidated(workspace: Workspace, event: RegisterEvent) -> None:
         raise EventRefused(f"person {code} has no valid document {number}")
     record.groups["identityDocuments"] = [
         {**doc, "status": "INVALID", "invalidReason": reason}
-        if doc["number"] == number
+        if doc["number"] == number and doc["status"] == "VALID"
         else doc
         for doc in documents
     ]
@@ -256,9 +279,7 @@ def _document_invalidated(workspace: Workspace, event: RegisterEvent) -> None:
 def _residence_declared(workspace: Workspace, event: RegisterEvent) -> None:
     (code,) = _the_person(event)
     record = _alive(workspace, code)
-    address = event.data.get("address")
-    if not isinstance(address, Mapping):
-        raise EventRefused("address is missing")
+    address = _mapping(event.data, "address")
     record.groups["declaredResidence"] = {
         "status": "DECLARED",
         "since": _date(event.data, "since"),
@@ -283,11 +304,9 @@ def _permit_issued(workspace: Workspace, event: RegisterEvent) -> None:
     record = _alive(workspace, code)
     if not record.is_foreigner:
         raise EventRefused(f"person {code} is a citizen; permits are for foreigners")
-    permit = event.data.get("permit")
-    if not isinstance(permit, Mapping):
-        raise EventRefused("permit is missing")
+    permit = _mapping(event.data, "permit")
     record.groups["residencePermit"] = {
-        "type": _text(permit, "type"),
+        "type": _one_of(permit, "type", PERMIT_TYPES),
         "number": _text(permit, "number"),
         "issuedOn": _date(permit, "issuedOn"),
         "validUntil": _date(permit, "validUntil"),

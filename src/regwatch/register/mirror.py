@@ -197,9 +197,15 @@ class MirrorWorkspace:
         marks = (len(self.code_rows), len(self.replaced), set(self.new_ids))
         try:
             apply_event(self, event)
-        except Exception:
+        except EventRefused:
             self._undo(*marks)
             raise
+        except (KeyError, TypeError, AttributeError, ValueError) as error:
+            # Data of an unexpected shape: a refusal, never a crash half-way.
+            self._undo(*marks)
+            raise EventRefused(
+                f"malformed {event.type.value} data: {error!r}"
+            ) from None
         pairs = []
         for person_id, before in self._before.items():
             if person_id in self.new_ids:
