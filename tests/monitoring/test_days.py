@@ -276,3 +276,46 @@ def test_the_day_of_a_change_is_the_vilnius_day_it_was_recorded(db):
     end_day(db)
     assert len(answer(db, bank)) == 1
     assert date.fromisoformat("2026-11-02") == DAY1
+
+
+def replace_code(db, current, hours):
+    replacement = new_code()
+    with db.write() as conn:
+        record_events(
+            conn,
+            [
+                event(
+                    EventType.CODE_REPLACED, at(db, hours), current, newCode=replacement
+                )
+            ],
+            received_at=at(db, hours),
+        )
+    return replacement
+
+
+def test_the_previous_code_is_the_one_before_the_change_the_customer_may_see(db):
+    bank = customer(db)
+    person = add_person(db)
+    second = replace_code(db, person.personal_code, 1)  # before the bank listed B
+    move_clock(db, at(db, 2))
+    load(db, bank, add=[second])
+    third = replace_code(db, second, 1)
+    end_day(db)
+
+    (reported,) = answer(db, bank)
+    assert (reported.previous_code, reported.current_code) == (second, third)
+
+
+def test_a_person_is_reported_under_the_code_of_the_latest_stay(db):
+    bank = customer(db)
+    person = add_person(db)
+    load(db, bank, add=[person.personal_code])
+    rename(db, person, 1)
+    replacement = replace_code(db, person.personal_code, 2)
+    move_clock(db, at(db, 3))
+    load(db, bank, remove=[replacement])
+    load(db, bank, add=[replacement])
+    end_day(db)
+
+    (reported,) = answer(db, bank)
+    assert reported.personal_code == replacement

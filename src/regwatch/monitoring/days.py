@@ -14,18 +14,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import structlog
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import Connection, Date, bindparam, func, select, text
 
 from regwatch.audit.provisions import record_provision
 from regwatch.billing.charges import charge
 from regwatch.billing.prices import Item
-from regwatch.clock import day_of, from_micros, to_micros
+from regwatch.clock import day_bounds_micros, day_of, from_micros, to_micros
 from regwatch.errors import DayNotPublished, DayOutsideRetention, UnknownDay
 from regwatch.kinds import Kind, from_mask
 from regwatch.monitoring import paging
 from regwatch.monitoring.models import ChangesPage, Customer, PersonChanges
 from regwatch.store.engine import Database, read_state
-from regwatch.store.tables import day_answers, day_totals, published_days
+from regwatch.store.tables import change_log, day_answers, day_totals, published_days
 
 log = structlog.get_logger(__name__)
 
@@ -60,23 +60,51 @@ _PUBLISH_ANSWERS = text(
       AND p.person_id = c.person_id
     GROUP BY e.customer_id, c.person_id
     """
-)
+).bindparams(bindparam("day", type_=Date))
 
-# The code a person had before the day's first code change. Only for answers
-# that report PERSONAL_CODE, which are few.
+# The code a person had before the first code change of the day that the
+# customer may see: one recorded while the person was on its list. Only for
+# answers that report PERSONAL_CODE, which are few.
 _PUBLISH_PREVIOUS_CODES = text(
     """
     UPDATE day_answers
     SET previous_code = (
         SELECT c.previous_code FROM change_log c
+        CROSS JOIN list_entries e
         WHERE c.day = day_answers.day
           AND c.person_id = day_answers.person_id
-          AND c.previous_code IS NOT NULL
+          AND (c.kinds & :bit) <> 0
+          AND e.customer_id = day_answers.customer_id
+          AND e.person_id = c.person_id
+          AND e.added_at <= c.recorded_at
+          AND (e.removed_at IS NULL OR e.removed_at > c.recorded_at)
         ORDER BY c.recorded_at, c.change_id
         LIMIT 1)
     WHERE day = :day AND (kinds & :bit) <> 0
     """
-)
+).bindparams(bindparam("day", type_=Date))
+
+# The code a person is reported under is the one the customer loaded for the
+# latest of its stays on the list; only persons with more than one stay need
+# this second look.
+_PUBLISH_LOADED_CODES = text(
+    """
+    UPDATE day_answers
+    SET loaded_code = (
+        SELECT e.loaded_code FROM list_entries e
+        WHERE e.customer_id = day_answers.customer_id
+          AND e.person_id = day_answers.person_id
+          AND e.added_at < :day_end
+        ORDER BY e.entry_id DESC
+        LIMIT 1)
+    WHERE day = :day
+      AND EXISTS (
+        SELECT 1 FROM list_entries e
+        WHERE e.customer_id = day_answers.customer_id
+          AND e.person_id = day_answers.person_id
+          AND e.removed_at IS NOT NULL)
+    """
+).bindparams(bindparam("day", type_=Date))
 
 _PUBLISH_TOTALS = text(
     """
@@ -85,7 +113,7 @@ _PUBLISH_TOTALS = text(
     WHERE day = :day
     GROUP BY customer_id, day
     """
-)
+).bindparams(bindparam("day", type_=Date))
 
 
 @dataclass(frozen=True)
@@ -130,8 +158,9 @@ def _counts(day: PublishedDay) -> dict[str, int]:
 
 def _publish(conn: Connection, day: date, now: datetime) -> PublishedDay:
     changed = conn.execute(
-        text("SELECT COUNT(DISTINCT person_id) FROM change_log WHERE day = :day"),
-        {"day": day},
+        select(func.count(change_log.c.person_id.distinct())).where(
+            change_log.c.day == day
+        )
     ).scalar_one()
     conn.execute(
         published_days.insert().values(
@@ -140,6 +169,8 @@ def _publish(conn: Connection, day: date, now: datetime) -> PublishedDay:
     )
     conn.execute(_PUBLISH_ANSWERS, {"day": day})
     conn.execute(_PUBLISH_PREVIOUS_CODES, {"day": day, "bit": Kind.PERSONAL_CODE.bit})
+    day_end = day_bounds_micros(day)[1]
+    conn.execute(_PUBLISH_LOADED_CODES, {"day": day, "day_end": day_end})
     conn.execute(_PUBLISH_TOTALS, {"day": day})
     answers = conn.execute(
         select(func.coalesce(func.sum(day_totals.c.persons), 0)).where(
