@@ -25,8 +25,8 @@ def charge(
     day: date,
     person_ids: Iterable[int],
     now: datetime,
-) -> int:
-    """Record charges for persons not yet charged; return how many were new."""
+) -> None:
+    """Record charges for the persons not yet charged for this item and day."""
     price = price_on(day, item)
     rows = [
         {
@@ -40,11 +40,8 @@ def charge(
         }
         for person_id in sorted(set(person_ids))
     ]
-    added = 0
     for part in chunks(rows):
-        result = conn.execute(insert_ignoring_duplicates(conn, charges), list(part))
-        added += max(result.rowcount, 0)
-    return added
+        conn.execute(insert_ignoring_duplicates(conn, charges), list(part))
 
 
 @dataclass(frozen=True)

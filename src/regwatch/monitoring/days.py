@@ -24,7 +24,7 @@ from regwatch.errors import DayNotPublished, DayOutsideRetention, UnknownDay
 from regwatch.kinds import Kind, from_mask
 from regwatch.monitoring import paging
 from regwatch.monitoring.models import ChangesPage, Customer, PersonChanges
-from regwatch.store.engine import Database, read_state
+from regwatch.store.engine import MIRROR_LOCK, Database, lock_for_writing, read_state
 from regwatch.store.tables import change_log, day_answers, day_totals, published_days
 
 log = structlog.get_logger(__name__)
@@ -143,6 +143,9 @@ def publish_pending(db: Database) -> list[PublishedDay]:
     published: list[PublishedDay] = []
     while True:
         with db.write() as conn:
+            # Publishing and recording changes exclude each other, so that no
+            # change can be dated to a day while that day is being frozen.
+            lock_for_writing(conn, MIRROR_LOCK)
             now = db.now(conn)
             last = last_published(conn)
             day = first_day(conn) if last is None else last + timedelta(days=1)

@@ -58,8 +58,11 @@ def claim(
 
     The same id with another operation or other content is refused.
     """
+    # RETURNING, not rowcount: drivers disagree on the rowcount of an insert
+    # that skipped a duplicate (psycopg reports -1 either way).
     claimed = conn.execute(
-        insert_ignoring_duplicates(conn, api_requests).values(
+        insert_ignoring_duplicates(conn, api_requests)
+        .values(
             customer_id=customer_id,
             request_id=request_id,
             operation=operation,
@@ -67,8 +70,9 @@ def claim(
             response=b"",
             created_at=to_micros(now),
         )
-    ).rowcount
-    if claimed:
+        .returning(api_requests.c.request_id)
+    ).first()
+    if claimed is not None:
         return Claim(new=True)
     row = conn.execute(
         select(api_requests.c.operation, api_requests.c.digest, api_requests.c.response)

@@ -9,7 +9,7 @@ per batch, in bulk.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -21,7 +21,8 @@ from regwatch.clock import day_of, from_micros, to_micros
 from regwatch.register.changes import kinds_changed
 from regwatch.register.events import EventRefused, RegisterEvent, apply_event
 from regwatch.register.records import Family, PersonRecord
-from regwatch.store.sql import chunks
+from regwatch.store.engine import MIRROR_LOCK, lock_for_writing
+from regwatch.store.sql import chunks, insert_tuples
 from regwatch.store.tables import (
     change_log,
     personal_codes,
@@ -282,20 +283,48 @@ def record_events(
     Events are applied in order of recording time. An event id seen before is
     skipped, so the same feed twice changes nothing the second time. A refused
     event raises EventRefused and, the caller's transaction being rolled back,
-    nothing of the batch stays.
+    nothing of the batch stays. Records are written back every CHUNK events, so
+    that a clean-up day of hundreds of thousands of events fits in memory.
     """
+    lock_for_writing(conn, MIRROR_LOCK)
     received = to_micros(received_at)
     batch = sorted(events, key=lambda e: (e.recorded_at, e.event_id))
     summary = RecordingSummary()
     batch = _drop_known(conn, batch, summary)
-    if not batch:
-        return summary
-
-    workspace = MirrorWorkspace(conn, received)
-    workspace.prefetch(code for event in batch for code in event.persons)
     open_day = first_open_day(conn)
+    for part in chunks(batch):
+        _record_chunk(conn, part, received, open_day, summary)
+    if batch:
+        insert_tuples(
+            conn,
+            register_events,
+            ("event_id", "type", "recorded_at", "received_at"),
+            [
+                (e.event_id, e.type.value, to_micros(e.recorded_at), received)
+                for e in batch
+            ],
+        )
+        log.info(
+            "events_recorded",
+            applied=summary.applied,
+            duplicates=summary.duplicates,
+            changes=summary.changes,
+            new_persons=summary.new_persons,
+        )
+    return summary
+
+
+def _record_chunk(
+    conn: Connection,
+    events: Sequence[RegisterEvent],
+    received: int,
+    open_day: date | None,
+    summary: RecordingSummary,
+) -> None:
+    workspace = MirrorWorkspace(conn, received)
+    workspace.prefetch(code for event in events for code in event.persons)
     change_rows = []
-    for event in batch:
+    for event in events:
         try:
             pairs = workspace.apply(event)
         except EventRefused as refusal:
@@ -306,49 +335,38 @@ def record_events(
             mask = kinds_changed(before, after)
             if not mask:
                 continue
+            previous = before.personal_code
             change_rows.append(
-                {
-                    "person_id": after.person_id,
-                    "recorded_at": recorded,
-                    "received_at": received,
-                    "day": day,
-                    "kinds": mask,
-                    "previous_code": (
-                        before.personal_code
-                        if before.personal_code != after.personal_code
-                        else None
-                    ),
-                    "event_id": event.event_id,
-                }
+                (
+                    after.person_id,
+                    recorded,
+                    received,
+                    day,
+                    mask,
+                    previous if previous != after.personal_code else None,
+                    event.event_id,
+                )
             )
             summary.days[day] = summary.days.get(day, 0) + 1
         summary.applied += 1
 
     workspace.flush()
-    if change_rows:
-        conn.execute(insert(change_log), change_rows)
-    conn.execute(
-        insert(register_events),
-        [
-            {
-                "event_id": e.event_id,
-                "type": e.type.value,
-                "recorded_at": to_micros(e.recorded_at),
-                "received_at": received,
-            }
-            for e in batch
-        ],
+    insert_tuples(
+        conn,
+        change_log,
+        (
+            "person_id",
+            "recorded_at",
+            "received_at",
+            "day",
+            "kinds",
+            "previous_code",
+            "event_id",
+        ),
+        change_rows,
     )
-    summary.changes = len(change_rows)
-    summary.new_persons = len(workspace.new_ids)
-    log.info(
-        "events_recorded",
-        applied=summary.applied,
-        duplicates=summary.duplicates,
-        changes=summary.changes,
-        new_persons=summary.new_persons,
-    )
-    return summary
+    summary.changes += len(change_rows)
+    summary.new_persons += len(workspace.new_ids)
 
 
 def _drop_known(

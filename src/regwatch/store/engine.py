@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, create_engine, event, select
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from regwatch.clock import Clock, SystemClock, from_micros, require_aware, to_micros
@@ -128,3 +128,16 @@ def write_state(conn: Connection, key: str, value: str) -> None:
     ).rowcount
     if not updated:
         conn.execute(service_state.insert().values(key=key, value=value))
+
+
+# Keys of the transaction-level locks that serialise work which must not
+# interleave on PostgreSQL: changes to the register mirror (and the change log)
+# against each other and against publishing a day. SQLite needs none: its
+# write transactions (BEGIN IMMEDIATE) already run one at a time.
+MIRROR_LOCK = 7_301_001
+
+
+def lock_for_writing(conn: Connection, key: int) -> None:
+    """Hold a database-wide lock until the transaction ends (PostgreSQL)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})

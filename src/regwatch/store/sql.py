@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Table, text
+from sqlalchemy import Connection, Date, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 CHUNK = 5_000
@@ -38,7 +39,7 @@ def insert_tuples(
         marks = ", ".join("?" for _ in columns)
         conn.exec_driver_sql(
             f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
-            list(rows),
+            _dates_as_text(table, columns, rows),
         )
         return
     conn.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
@@ -66,3 +67,25 @@ def stage_codes(conn: Connection, codes: Iterable[str]) -> str:
             [{"code": code} for (code,) in unique],
         )
     return name
+
+
+def _dates_as_text(
+    table: Table, columns: Sequence[str], rows: Sequence[tuple]
+) -> list[tuple]:
+    """Dates as ISO text, the form SQLAlchemy's Date type stores on SQLite.
+
+    (sqlite3's own date adapter would do the same, but it is deprecated.)
+    """
+    positions = [
+        i for i, name in enumerate(columns) if isinstance(table.c[name].type, Date)
+    ]
+    if not positions:
+        return list(rows)
+    converted = []
+    for row in rows:
+        values = list(row)
+        for i in positions:
+            if isinstance(values[i], date):
+                values[i] = values[i].isoformat()
+        converted.append(tuple(values))
+    return converted

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from itertools import accumulate
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy import Connection, Table, func, select
 
 from regwatch import codes
 from regwatch.clock import day_of, day_start, require_aware, to_micros
@@ -44,6 +44,7 @@ from regwatch.register.synth.names import (
 from regwatch.register.synth.places import AddressBook, address_book
 from regwatch.store import tables
 from regwatch.store.engine import Database
+from regwatch.store.sql import insert_tuples
 
 BATCH_SIZE = 10_000
 YEAR = 365.2425
@@ -183,23 +184,10 @@ def _require_empty(conn: Connection) -> None:
 
 
 def _insert(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows given as tuples in the table's column order, in one executemany.
-
-    SQLite gets the rows as they are through the driver; other databases go
-    through SQLAlchemy with dictionaries.
-    """
+    """Insert rows given as tuples in the table's column order."""
     # TODO: PostgreSQL would load several times faster with COPY (psycopg's
     # cursor.copy), as measured in FINDINGS.md; executemany is the portable path.
-    names = [column.name for column in table.columns]
-    if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" for _ in names)
-        conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", rows
-        )
-    else:
-        conn.execute(
-            insert(table), [dict(zip(names, row, strict=True)) for row in rows]
-        )
+    insert_tuples(conn, table, [column.name for column in table.columns], rows)
 
 
 def _count(batch: Sequence[_Person], summary: GenerationSummary) -> None:
