@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from sqlalchemy import func, select
 
@@ -11,6 +13,7 @@ from regwatch.monitoring.lists import list_clients, load_clients
 from regwatch.monitoring.models import ListStatus, Outcome
 from regwatch.register.events import EventType
 from regwatch.register.mirror import record_events
+from regwatch.store.engine import Database
 from regwatch.store.tables import list_entries
 
 
@@ -201,3 +204,14 @@ def test_a_call_without_a_single_valid_code_answers_each_code(db):
     result = load(db, bank, add=["12345678901"], remove=["1"])
     assert outcomes(result) == [Outcome.INVALID_CODE, Outcome.INVALID_CODE]
     assert outcomes(load(db, bank)) == []
+
+
+def test_a_page_size_above_the_maximum_gets_the_maximum(db):
+    bank = customer(db)
+    people = [add_person(db) for _ in range(3)]
+    load(db, bank, add=[p.personal_code for p in people])
+    small = replace(db.settings, max_page_size=2)
+    page = list_clients(
+        Database(db.engine, settings=small), bank, page_size=10**6, page_token=None
+    )
+    assert len(page.entries) == 2 and page.next_page_token

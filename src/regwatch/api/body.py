@@ -34,6 +34,5 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def _too_large(limit: int) -> RequestTooLarge:
     return RequestTooLarge(
-        f"the request is larger than {limit} bytes; send the codes in several "
-        "calls or use the bulk file upload"
+        f"the request is larger than {limit} bytes; send the codes in several calls"
     )

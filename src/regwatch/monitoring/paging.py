@@ -61,13 +61,12 @@ def read_token(conn: Connection, token: str, customer_id: str, walk: str) -> dic
 
 
 def page_size(db: Database, requested: int | None) -> int:
+    """The page size to use: the default when absent, at most the maximum."""
     if requested is None:
         return db.settings.default_page_size
-    if not 1 <= requested <= db.settings.max_page_size:
-        raise MalformedRequest(
-            f"pageSize {requested} is outside 1..{db.settings.max_page_size}"
-        )
-    return requested
+    if requested < 1:
+        raise MalformedRequest(f"pageSize {requested} is below 1")
+    return min(requested, db.settings.max_page_size)
 
 
 def _b64(data: bytes) -> str:
