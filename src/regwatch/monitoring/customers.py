@@ -15,6 +15,7 @@ import re
 import secrets
 import threading
 import time
+import unicodedata
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -42,8 +43,12 @@ def new_secret() -> str:
 
 
 def customer_id_for(name: str) -> str:
-    """A readable id from the name: lower case ASCII words joined by hyphens."""
-    ascii_name = name.encode("ascii", "ignore").decode().lower()
+    """A readable id from the name: lower case ASCII words joined by hyphens.
+
+    Letters with diacritics keep their base letter (Ąžuolas -> azuolas).
+    """
+    decomposed = unicodedata.normalize("NFKD", name)
+    ascii_name = decomposed.encode("ascii", "ignore").decode().lower()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")
     return slug[:48] or "customer"
 
