@@ -2,8 +2,8 @@
 
 One call records a batch of events in one transaction: each event is applied in
 order of recording time, each touched person's record is compared before and
-after, and the differences become change-log rows. Records are written back once
-per batch, in bulk.
+after, and the differences become change-log rows. Records are written back in
+bulk, every few thousand events.
 """
 
 from __future__ import annotations
