@@ -31,6 +31,7 @@ from regwatch import logs
 from regwatch.api.app import create_app
 from regwatch.api.server import run_in_thread
 from regwatch.billing.charges import totals
+from regwatch.billing.prices import Item
 from regwatch.clock import VILNIUS, day_of
 from regwatch.codes import make_code
 from regwatch.config import Settings
@@ -292,13 +293,12 @@ def _report(
         with db.read() as conn:
             charged = totals(conn, customer.customer_id)
         lines = [
-            f"{t.item.value} {t.persons:,} persons, {t.cents / 100:.2f} EUR"
+            f"{t.persons:,} {'reported' if t.item is Item.CHANGES else 'extracted'}"
+            f" {t.cents / 100:.2f}"
             for t in charged
         ]
         total = sum(t.cents for t in charged) / 100
-        console.print(
-            f"  charged: {'; '.join(lines) or 'nothing'}; total {total:.2f} EUR"
-        )
+        console.print(f"  charged (EUR): {', '.join(lines)}; total {total:.2f}")
     if extracts:
         console.print("\n[bold]GetPersonData[/] (bank, 3 persons):")
         for person in extracts:
