@@ -181,7 +181,8 @@ def main() -> None:
                 "/soap",
                 content=envelope(
                     f"<r:GetClientsDataChanges><r:date>{day.day}</r:date>"
-                    f"<r:pageSize>1000</r:pageSize>{token_xml}</r:GetClientsDataChanges>"
+                    f"<r:pageSize>1000</r:pageSize>{token_xml}"
+                    "</r:GetClientsDataChanges>"
                 ),
             )
             page_times.append(time.perf_counter() - t0)

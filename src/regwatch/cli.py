@@ -6,6 +6,7 @@ import json
 import sys
 from dataclasses import replace
 from datetime import date, datetime, time
+from typing import TextIO
 
 import click
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -162,7 +163,7 @@ def register_simulate(
 @click.option("--limit", type=click.IntRange(1), default=None)
 @click.option("--out", type=click.File("w", encoding="utf-8"), default="-")
 @click.pass_context
-def register_export(ctx: click.Context, limit: int | None, out) -> None:  # type: ignore[no-untyped-def]
+def register_export(ctx: click.Context, limit: int | None, out: TextIO) -> None:
     """Write the mirror as JSON Lines, one person a line."""
     from regwatch.register.export import dump_line, export_persons
 

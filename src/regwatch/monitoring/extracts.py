@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 
 import structlog
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Row, select
 
 from regwatch import codes
 from regwatch.audit.provisions import record_provision
@@ -125,7 +125,7 @@ def _listed_records(conn: Connection, customer_id: str, wanted: set[str]) -> dic
     return found
 
 
-def _extract(text: str, row, kinds: int) -> PersonExtract:  # type: ignore[no-untyped-def]
+def _extract(text: str, row: Row, kinds: int) -> PersonExtract:
     groups = json.loads(row.groups)
     covered = {
         GROUP_OF_KIND[kind]: groups.get(GROUP_OF_KIND[kind])
