@@ -168,12 +168,14 @@ published_days = Table(
     Column("changed_persons", Integer, nullable=False),
 )
 
-# The frozen answer of a published day, per customer.
+# The frozen answer of a published day, per customer. The key leads with the day:
+# publishing works on one day across all customers, a page reads one day of one
+# customer, and both find their rows by the key's prefix.
 day_answers = Table(
     "day_answers",
     metadata,
-    Column("customer_id", String(64), primary_key=True),
     Column("day", Date, primary_key=True),
+    Column("customer_id", String(64), primary_key=True),
     Column("person_id", Integer, primary_key=True),
     Column("loaded_code", CODE, nullable=False),
     Column("current_code", CODE, nullable=False),

@@ -76,15 +76,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "day_answers",
-        sa.Column("customer_id", sa.String(length=64), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("customer_id", sa.String(length=64), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=False),
         sa.Column("loaded_code", sa.String(length=11), nullable=False),
         sa.Column("current_code", sa.String(length=11), nullable=False),
         sa.Column("previous_code", sa.String(length=11), nullable=True),
         sa.Column("kinds", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
-            "customer_id", "day", "person_id", name=op.f("pk_day_answers")
+            "day", "customer_id", "person_id", name=op.f("pk_day_answers")
         ),
     )
     op.create_table(
