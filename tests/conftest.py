@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from hypothesis import settings
 
 from regwatch.clock import VILNIUS
 from regwatch.config import Settings
 from regwatch.setup import initialise, open_database
 from regwatch.store.engine import Database
 
-START = datetime(2026, 11, 2, 0, 0, tzinfo=VILNIUS)  # a Monday
+# No per-example deadline: a busy CI machine must not turn slowness into
+# failures (speed is measured in bench/, never in tests).
+settings.register_profile("regwatch", deadline=None)
+settings.load_profile("regwatch")
+
+START = datetime(2026, 11, 2, 0, 0, tzinfo=VILNIUS)  # a Monday (All Souls' Day)
 
 
 @pytest.fixture
