@@ -22,8 +22,8 @@ START = datetime(2026, 11, 2, 0, 0, tzinfo=VILNIUS)  # a Monday (All Souls' Day)
 
 @pytest.fixture
 def db(tmp_path) -> Database:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'regwatch.db'}")
-    database = open_database(settings)
+    config = Settings(database_url=f"sqlite:///{tmp_path / 'regwatch.db'}")
+    database = open_database(config)
     initialise(database, simulated_clock=START)
     yield database
     database.engine.dispose()
