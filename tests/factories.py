@@ -12,7 +12,7 @@ from regwatch.kinds import ALL_MASK
 from regwatch.monitoring.customers import add_customer
 from regwatch.monitoring.models import Customer
 from regwatch.register.events import EventType, RegisterEvent
-from regwatch.register.mirror import person_row
+from regwatch.register.mirror import RecordingSummary, person_row, record_events
 from regwatch.register.records import Family, PersonRecord, empty_groups
 from regwatch.store.engine import Database, read_simulated_clock, set_simulated_clock
 from regwatch.store.tables import personal_codes, persons
@@ -113,3 +113,21 @@ def at(db: Database, hours: float) -> datetime:
     """An instant some hours after the database clock."""
     with db.read() as conn:
         return read_simulated_clock(conn) + timedelta(hours=hours)
+
+
+def record(
+    db: Database, *events: RegisterEvent, received_at: datetime | None = None
+) -> RecordingSummary:
+    """Record events in one transaction, received when the last one was recorded."""
+    received = received_at or max(e.recorded_at for e in events)
+    with db.write() as conn:
+        return record_events(conn, events, received_at=received)
+
+
+def replace_code(db: Database, current: str, hours: float) -> str:
+    """Give a person a new code, `hours` after the clock; return the new code."""
+    replacement = new_code()
+    record(
+        db, event(EventType.CODE_REPLACED, at(db, hours), current, newCode=replacement)
+    )
+    return replacement

@@ -10,13 +10,12 @@ import structlog
 from starlette.testclient import TestClient
 
 from conftest import START
-from factories import add_person, at, event, move_clock
+from factories import add_person, at, event, move_clock, record
 from regwatch.api.app import create_app
 from regwatch.kinds import ALL_MASK
 from regwatch.monitoring.customers import add_customer
 from regwatch.monitoring.days import publish_pending
 from regwatch.register.events import EventType
-from regwatch.register.mirror import record_events
 
 NS = "urn:regwatch:monitoring:v1"
 CODE_LIKE = re.compile(r"\d{11}")
@@ -46,19 +45,16 @@ def test_a_scenario_logs_ids_and_never_a_secret_or_a_personal_code(db):
             content=soap("<r:GetAllClients/>"),
             auth=(bank.customer_id, "a-wrong-secret"),
         )
-        with db.write() as conn:
-            record_events(
-                conn,
-                [
-                    event(
-                        EventType.NAME_CHANGE,
-                        at(db, 1),
-                        people[0].personal_code,
-                        surname="Naujas",
-                    )
-                ],
-                received_at=at(db, 1),
-            )
+        record(
+            db,
+            event(
+                EventType.NAME_CHANGE,
+                at(db, 1),
+                people[0].personal_code,
+                surname="Naujas",
+            ),
+            received_at=at(db, 1),
+        )
         move_clock(db, START + timedelta(days=1))
         publish_pending(db)
         client.post(

@@ -11,14 +11,13 @@ from zeep.exceptions import Fault
 from zeep.transports import Transport
 
 from conftest import START
-from factories import add_person, at, event, move_clock, new_code
+from factories import add_person, at, event, move_clock, new_code, record
 from regwatch.api.app import create_app
 from regwatch.api.server import run_in_thread
 from regwatch.kinds import ALL_MASK, Kind, to_mask
 from regwatch.monitoring.customers import add_customer
 from regwatch.monitoring.days import publish_pending
 from regwatch.register.events import EventType
-from regwatch.register.mirror import record_events
 
 NS = "urn:regwatch:monitoring:v1"
 
@@ -73,31 +72,28 @@ def test_all_four_operations_through_zeep(db, served):
 
     # The register changes; the day ends and is published.
     replacement = new_code()
-    with db.write() as conn:
-        record_events(
-            conn,
-            [
-                event(
-                    EventType.NAME_CHANGE,
-                    at(db, 1),
-                    renamed.personal_code,
-                    surname="Naujokas",
-                ),
-                event(
-                    EventType.CODE_REPLACED,
-                    at(db, 2),
-                    recoded.personal_code,
-                    newCode=replacement,
-                ),
-                event(
-                    EventType.DEATH,
-                    at(db, 3),
-                    dying.personal_code,
-                    dateOfDeath="2026-11-01",
-                ),
-            ],
-            received_at=at(db, 3),
-        )
+    record(
+        db,
+        event(
+            EventType.NAME_CHANGE,
+            at(db, 1),
+            renamed.personal_code,
+            surname="Naujokas",
+        ),
+        event(
+            EventType.CODE_REPLACED,
+            at(db, 2),
+            recoded.personal_code,
+            newCode=replacement,
+        ),
+        event(
+            EventType.DEATH,
+            at(db, 3),
+            dying.personal_code,
+            dateOfDeath="2026-11-01",
+        ),
+        received_at=at(db, 3),
+    )
     move_clock(db, START + timedelta(days=1))
     publish_pending(db)
 

@@ -8,7 +8,16 @@ import pytest
 from sqlalchemy import func, select
 
 from conftest import START
-from factories import add_person, at, customer, event, move_clock, new_code
+from factories import (
+    add_person,
+    at,
+    customer,
+    event,
+    move_clock,
+    new_code,
+    record,
+    replace_code,
+)
 from regwatch.billing.charges import totals
 from regwatch.clock import VILNIUS
 from regwatch.errors import (
@@ -21,7 +30,6 @@ from regwatch.kinds import Kind, to_mask
 from regwatch.monitoring.days import day_changes, publish_pending
 from regwatch.monitoring.lists import load_clients
 from regwatch.register.events import EventType
-from regwatch.register.mirror import record_events
 from regwatch.store.tables import charges
 
 DAY1 = START.date()
@@ -36,19 +44,16 @@ def rename(db, person, hours, surname="Naujas", received_hours=None):
     """A name change recorded `hours` after the clock."""
     recorded = at(db, hours)
     received = at(db, received_hours) if received_hours is not None else recorded
-    with db.write() as conn:
-        record_events(
-            conn,
-            [
-                event(
-                    EventType.NAME_CHANGE,
-                    recorded,
-                    person.personal_code,
-                    surname=surname + str(hours),
-                )
-            ],
-            received_at=received,
-        )
+    record(
+        db,
+        event(
+            EventType.NAME_CHANGE,
+            recorded,
+            person.personal_code,
+            surname=surname + str(hours),
+        ),
+        received_at=received,
+    )
 
 
 def end_day(db, day=DAY1):
@@ -141,28 +146,25 @@ def test_contract_scope_hides_other_kinds_and_persons_with_only_those(db):
     telecom = customer(db, "Telecom", to_mask([Kind.NAME, Kind.DEATH]))
     renamed, moved = add_person(db), add_person(db)
     load(db, telecom, add=[renamed.personal_code, moved.personal_code])
-    with db.write() as conn:
-        record_events(
-            conn,
-            [
-                event(
-                    EventType.MARRIAGE,
-                    at(db, 1),
-                    renamed.personal_code,
-                    moved.personal_code,
-                    date="2026-11-02",
-                    surnames={moved.personal_code: "Kazlauskienė"},
-                ),
-                event(
-                    EventType.DEPARTED_ABROAD,
-                    at(db, 2),
-                    renamed.personal_code,
-                    country="NO",
-                    since="2026-11-02",
-                ),
-            ],
-            received_at=at(db, 2),
-        )
+    record(
+        db,
+        event(
+            EventType.MARRIAGE,
+            at(db, 1),
+            renamed.personal_code,
+            moved.personal_code,
+            date="2026-11-02",
+            surnames={moved.personal_code: "Kazlauskienė"},
+        ),
+        event(
+            EventType.DEPARTED_ABROAD,
+            at(db, 2),
+            renamed.personal_code,
+            country="NO",
+            since="2026-11-02",
+        ),
+        received_at=at(db, 2),
+    )
     end_day(db)
 
     (reported,) = answer(db, telecom)
@@ -175,20 +177,17 @@ def test_several_changes_of_one_person_come_back_once_with_all_kinds(db):
     person = add_person(db)
     load(db, bank, add=[person.personal_code])
     rename(db, person, 1)
-    with db.write() as conn:
-        record_events(
-            conn,
-            [
-                event(
-                    EventType.DEPARTED_ABROAD,
-                    at(db, 2),
-                    person.personal_code,
-                    country="NO",
-                    since="2026-11-02",
-                )
-            ],
-            received_at=at(db, 2),
-        )
+    record(
+        db,
+        event(
+            EventType.DEPARTED_ABROAD,
+            at(db, 2),
+            person.personal_code,
+            country="NO",
+            since="2026-11-02",
+        ),
+        received_at=at(db, 2),
+    )
     rename(db, person, 3)
     end_day(db)
     (reported,) = answer(db, bank)
@@ -202,19 +201,16 @@ def test_a_code_change_is_followed_and_carries_the_previous_code(db):
     load(db, bank, add=[person.personal_code])
     load(db, telecom, add=[person.personal_code])
     replacement = new_code()
-    with db.write() as conn:
-        record_events(
-            conn,
-            [
-                event(
-                    EventType.CODE_REPLACED,
-                    at(db, 1),
-                    person.personal_code,
-                    newCode=replacement,
-                )
-            ],
-            received_at=at(db, 1),
-        )
+    record(
+        db,
+        event(
+            EventType.CODE_REPLACED,
+            at(db, 1),
+            person.personal_code,
+            newCode=replacement,
+        ),
+        received_at=at(db, 1),
+    )
     rename(db, person, 2)
     end_day(db)
 
@@ -276,21 +272,6 @@ def test_the_day_of_a_change_is_the_vilnius_day_it_was_recorded(db):
     end_day(db)
     assert len(answer(db, bank)) == 1
     assert date.fromisoformat("2026-11-02") == DAY1
-
-
-def replace_code(db, current, hours):
-    replacement = new_code()
-    with db.write() as conn:
-        record_events(
-            conn,
-            [
-                event(
-                    EventType.CODE_REPLACED, at(db, hours), current, newCode=replacement
-                )
-            ],
-            received_at=at(db, hours),
-        )
-    return replacement
 
 
 def test_the_previous_code_is_the_one_before_the_change_the_customer_may_see(db):

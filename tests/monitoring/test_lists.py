@@ -7,12 +7,11 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import func, select
 
-from factories import add_person, at, customer, event, new_code
+from factories import add_person, at, customer, event, new_code, record
 from regwatch.errors import InvalidPageToken, RequestIdReused, TooManyCodes
 from regwatch.monitoring.lists import list_clients, load_clients
 from regwatch.monitoring.models import ListStatus, Outcome
 from regwatch.register.events import EventType
-from regwatch.register.mirror import record_events
 from regwatch.store.engine import Database
 from regwatch.store.tables import list_entries
 
@@ -65,19 +64,16 @@ def test_a_replaced_code_resolves_to_its_person_and_answers_the_current_code(db)
     bank = customer(db)
     person = add_person(db)
     replacement = new_code()
-    with db.write() as conn:
-        record_events(
-            conn,
-            [
-                event(
-                    EventType.CODE_REPLACED,
-                    at(db, 1),
-                    person.personal_code,
-                    newCode=replacement,
-                )
-            ],
-            received_at=at(db, 1),
-        )
+    record(
+        db,
+        event(
+            EventType.CODE_REPLACED,
+            at(db, 1),
+            person.personal_code,
+            newCode=replacement,
+        ),
+        received_at=at(db, 1),
+    )
 
     result = load(db, bank, add=[person.personal_code, replacement])
 
@@ -166,19 +162,16 @@ def test_deceased_persons_stay_listed_with_their_status(db):
     bank = customer(db)
     person = add_person(db)
     load(db, bank, add=[person.personal_code])
-    with db.write() as conn:
-        record_events(
-            conn,
-            [
-                event(
-                    EventType.DEATH,
-                    at(db, 1),
-                    person.personal_code,
-                    dateOfDeath="2026-11-01",
-                )
-            ],
-            received_at=at(db, 1),
-        )
+    record(
+        db,
+        event(
+            EventType.DEATH,
+            at(db, 1),
+            person.personal_code,
+            dateOfDeath="2026-11-01",
+        ),
+        received_at=at(db, 1),
+    )
     (entry,) = list_clients(db, bank, page_size=None, page_token=None).entries
     assert entry.status is ListStatus.DECEASED
     assert entry.added_at == at(db, 0)

@@ -7,16 +7,11 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from factories import ADDRESS, add_person, at, event, new_code
+from factories import ADDRESS, add_person, at, event, new_code, record
 from regwatch.kinds import Kind, from_mask
 from regwatch.register.events import EventRefused, EventType
-from regwatch.register.mirror import record_events, record_from_row
+from regwatch.register.mirror import record_from_row
 from regwatch.store.tables import change_log, personal_codes, persons
-
-
-def record(db, *events):
-    with db.write() as conn:
-        return record_events(conn, events, received_at=db.now())
 
 
 def kinds_of(db, person) -> set[Kind]:

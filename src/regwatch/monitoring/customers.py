@@ -120,16 +120,6 @@ def authenticate(db: Database, customer_id: str, secret: str) -> Customer:
     return Customer(row.customer_id, row.name, row.company_code, row.kinds)
 
 
-def get_customer(db: Database, customer_id: str) -> Customer:
-    with db.read() as conn:
-        row = conn.execute(
-            select(customers).where(customers.c.customer_id == customer_id)
-        ).one_or_none()
-    if row is None:
-        raise ServiceError(f"no customer {customer_id!r}")
-    return Customer(row.customer_id, row.name, row.company_code, row.kinds)
-
-
 def _secret_matches(customer_id: str, stored_hash: str, secret: str) -> bool:
     key = (customer_id, stored_hash, hashlib.sha256(secret.encode()).hexdigest())
     now = time.monotonic()

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Date, bindparam, func, select, text
 from regwatch.audit.provisions import record_provision
 from regwatch.billing.charges import charge
 from regwatch.billing.prices import Item
-from regwatch.clock import day_bounds_micros, day_of, from_micros, to_micros
+from regwatch.clock import day_bounds_micros, day_of, to_micros
 from regwatch.errors import DayNotPublished, DayOutsideRetention, UnknownDay
 from regwatch.kinds import Kind, from_mask
 from regwatch.monitoring import paging
@@ -275,10 +275,3 @@ def day_changes(
         for row in rows
     ]
     return ChangesPage(day, persons, total, token)
-
-
-def published_on(conn: Connection, day: date) -> datetime | None:
-    value = conn.execute(
-        select(published_days.c.published_at).where(published_days.c.day == day)
-    ).scalar()
-    return None if value is None else from_micros(value)

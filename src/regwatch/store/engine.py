@@ -89,10 +89,6 @@ class Database:
                 simulated = read_simulated_clock(own)
         return simulated if simulated is not None else SystemClock().now()
 
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
 
 def read_simulated_clock(conn: Connection) -> datetime | None:
     value = conn.execute(
