@@ -37,6 +37,7 @@ from regwatch.register.synth.names import (
 )
 from regwatch.register.synth.places import AddressBook, address_book
 from regwatch.register.synth.rates import RATES, expected_events
+from regwatch.store.sql import chunks
 from regwatch.store.tables import personal_codes, persons
 
 # Share of events recorded in office hours (08:00-17:00 Vilnius); the rest come
@@ -179,7 +180,7 @@ class DayPlanner:
         """Living persons among ``size`` random person ids, in random order."""
         ids = sorted(self.rng.sample(range(1, max_id + 1), size))
         found: dict[int, _Candidate] = {}
-        for part in _chunks(ids):
+        for part in chunks(ids):
             rows = self.conn.execute(
                 select(
                     persons.c.person_id,
@@ -272,7 +273,7 @@ class DayPlanner:
 
     def _read(self, ids: Iterable[int]) -> None:
         wanted = sorted(set(ids) - self.records.keys())
-        for part in _chunks(wanted):
+        for part in chunks(wanted):
             for row in self.conn.execute(
                 select(persons).where(persons.c.person_id.in_(part))
             ):
@@ -423,7 +424,7 @@ class DayPlanner:
             for prefix in {codes.make_code(sex, born, 0)[:7] for sex, born in keys}
         ]
         used = set(self.codes_taken)
-        for part in _chunks(ranges, 200):
+        for part in chunks(ranges, 200):
             used.update(
                 self.conn.execute(
                     select(personal_codes.c.code).where(or_(*part))
@@ -848,11 +849,6 @@ _DRAWS_PER_EVENT = {
 def _pool_size(need: dict[EventType, int], max_id: int) -> int:
     wanted = sum(_DRAWS_PER_EVENT[kind] * count for kind, count in need.items())
     return min(max_id, max(500, int(wanted * 1.3)))
-
-
-def _chunks(items: Sequence[Any], size: int = 5_000) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _weighted_top(
