@@ -116,12 +116,17 @@ def at(db: Database, hours: float) -> datetime:
 
 
 def record(
-    db: Database, *events: RegisterEvent, received_at: datetime | None = None
+    db: Database,
+    *events: RegisterEvent,
+    received_at: datetime | None = None,
+    administrative: bool = False,
 ) -> RecordingSummary:
     """Record events in one transaction, received when the last one was recorded."""
     received = received_at or max(e.recorded_at for e in events)
     with db.write() as conn:
-        return record_events(conn, events, received_at=received)
+        return record_events(
+            conn, events, received_at=received, administrative=administrative
+        )
 
 
 def replace_code(db: Database, current: str, hours: float) -> str:

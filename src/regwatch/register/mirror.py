@@ -276,7 +276,11 @@ def day_of_micros(micros: int) -> date:
 
 
 def record_events(
-    conn: Connection, events: Iterable[RegisterEvent], *, received_at: datetime
+    conn: Connection,
+    events: Iterable[RegisterEvent],
+    *,
+    received_at: datetime,
+    administrative: bool = False,
 ) -> RecordingSummary:
     """Record events in the mirror and their changes in the change log.
 
@@ -293,7 +297,7 @@ def record_events(
     batch = _drop_known(conn, batch, summary)
     open_day = first_open_day(conn)
     for part in chunks(batch):
-        _record_chunk(conn, part, received, open_day, summary)
+        _record_chunk(conn, part, received, open_day, summary, administrative)
     if batch:
         insert_tuples(
             conn,
@@ -320,6 +324,7 @@ def _record_chunk(
     received: int,
     open_day: date | None,
     summary: RecordingSummary,
+    administrative: bool,
 ) -> None:
     workspace = MirrorWorkspace(conn, received)
     workspace.prefetch(code for event in events for code in event.persons)
@@ -345,6 +350,7 @@ def _record_chunk(
                     mask,
                     previous if previous != after.personal_code else None,
                     event.event_id,
+                    administrative,
                 )
             )
             summary.days[day] = summary.days.get(day, 0) + 1
@@ -362,6 +368,7 @@ def _record_chunk(
             "kinds",
             "previous_code",
             "event_id",
+            "administrative",
         ),
         change_rows,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData(
@@ -74,6 +76,29 @@ register_events = Table(
     Column("type", String(40), nullable=False),
     Column("recorded_at", BigInteger, nullable=False),
     Column("received_at", BigInteger, nullable=False),
+    # sha256 of the event's canonical JSON: an id sent again with other content
+    # is refused rather than silently taken for a duplicate.
+    Column("digest", String(64)),
+)
+
+# One row per feed the mirror took in (an event file, a snapshot, a simulated
+# day): what came, when, and what became of it, for the operator.
+feed_batches = Table(
+    "feed_batches",
+    metadata,
+    Column("batch_id", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),  # events | snapshot | simulation
+    Column("source", String(400), nullable=False),
+    Column("administrative", Boolean, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("recorded_at", BigInteger),  # a snapshot's --recorded-at
+    Column("lines", Integer, nullable=False),
+    Column("applied", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("refused", Integer, nullable=False),
+    Column("changes", Integer, nullable=False),
+    Column("new_persons", Integer, nullable=False),
+    Column("missing", Integer, nullable=False),  # --full: mirror persons not in file
 )
 
 change_log = Table(
@@ -90,6 +115,8 @@ change_log = Table(
     Column("kinds", Integer, nullable=False),
     Column("previous_code", CODE),
     Column("event_id", String(80)),
+    # A register clean-up: reported as usual, never charged.
+    Column("administrative", Boolean, nullable=False, server_default=false()),
     Index(None, "day", "person_id"),
 )
 
