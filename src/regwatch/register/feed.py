@@ -15,16 +15,23 @@ rejects file instead, as JSON Lines ``{"line", "reason", "text"}``.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from typing import IO, Any
 
 import fastjsonschema
 import orjson
+
+from regwatch import codes
+from regwatch.clock import VILNIUS, day_of, parse_instant, to_micros
+from regwatch.register.events import EventType, RegisterEvent
 
 SCHEMA_FILE = "feed-v1.schema.json"
 FORMAT_VERSION = 1
@@ -48,13 +55,13 @@ class Problem:
 class Problems:
     """The problems of one file: all counted, the first ``limit`` kept."""
 
-    limit: int = PROBLEM_LIMIT
+    limit: int | None = PROBLEM_LIMIT  # None: keep them all (for a rejects file)
     listed: list[Problem] = field(default_factory=list)
     total: int = 0
 
     def add(self, line: int, reason: str, text: str = "") -> None:
         self.total += 1
-        if len(self.listed) < self.limit:
+        if self.limit is None or len(self.listed) < self.limit:
             self.listed.append(Problem(line, reason, text))
 
     def __bool__(self) -> bool:
@@ -190,3 +197,182 @@ DATE_KEYS = frozenset(
 def line_text(line: bytes) -> str:
     """A line as text for a rejects file, whatever its bytes were."""
     return line.decode("utf-8", errors="replace")
+
+
+# --- events ----------------------------------------------------------------------
+
+
+def event_from_object(value: dict[str, Any]) -> RegisterEvent:
+    """A register event from a line's JSON object; ValueError saying why not."""
+    envelope, by_type = event_validators()
+    try:
+        envelope(value)
+        by_type[value["type"]](value)
+    except fastjsonschema.JsonSchemaValueException as error:
+        raise ValueError(schema_error(error)) from None
+    try:
+        recorded_at = parse_instant(value["recordedAt"])
+    except ValueError:
+        raise ValueError(f"recordedAt {value['recordedAt']!r} is not a time") from None
+    data = value["data"]
+    check_dates(data, "data")
+    today = day_of(recorded_at)
+    for index, code in enumerate(value["persons"]):
+        _check_code(code, today, f"persons[{index}]")
+    for where, code in _codes_in_data(value["type"], data):
+        _check_code(code, today, where)
+    return _event(value, recorded_at)
+
+
+def _event(value: dict[str, Any], recorded_at: datetime | None = None) -> RegisterEvent:
+    """The event of a line object already checked (read again from its file)."""
+    return RegisterEvent(
+        event_id=value["eventId"],
+        type=EventType(value["type"]),
+        recorded_at=recorded_at or parse_instant(value["recordedAt"]),
+        persons=tuple(value["persons"]),
+        data=value["data"],
+    )
+
+
+def _codes_in_data(kind: str, data: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    if kind == "BIRTH":
+        yield "data.child.personalCode", data["child"]["personalCode"]
+    elif kind == "FOREIGNER_ARRIVED":
+        yield "data.person.personalCode", data["person"]["personalCode"]
+    elif kind == "CODE_REPLACED":
+        yield "data.newCode", data["newCode"]
+    for code in data.get("surnames") or ():
+        yield "data.surnames", code
+
+
+def _check_code(code: str, today: date, where: str) -> None:
+    check = codes.check_code(code, today=today)
+    if not check.valid:
+        raise ValueError(
+            f"{where} {code!r} is not a valid personal code: {check.message}"
+        )
+
+
+def event_to_object(event: RegisterEvent) -> dict[str, Any]:
+    """The line object of an event, in the order the README shows."""
+    return {
+        "formatVersion": FORMAT_VERSION,
+        "eventId": event.event_id,
+        "type": event.type.value,
+        "recordedAt": event.recorded_at.astimezone(VILNIUS).isoformat(),
+        "persons": list(event.persons),
+        "data": event.data,
+    }
+
+
+def event_line(event: RegisterEvent) -> bytes:
+    """One line of an event file, newline included."""
+    return orjson.dumps(event_to_object(event)) + b"\n"
+
+
+def event_digest(event: RegisterEvent) -> str:
+    """What an event says, as a hash: the same event in any spelling (key order,
+    time offset) gives the same digest; another event under the same id does not."""
+    canonical = orjson.dumps(
+        [event.type.value, to_micros(event.recorded_at), event.persons, event.data],
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(canonical).hexdigest()
+
+
+@dataclass(frozen=True, order=True)
+class IndexEntry:
+    """Where a good line of an event file is, in recording order."""
+
+    recorded_at: int  # microseconds, UTC
+    event_id: str
+    line: int
+    offset: int
+    length: int
+
+
+@dataclass
+class EventFile:
+    """An event file read once: its good lines indexed, its problems listed.
+
+    The lines themselves stay in the file (a copy, for a pipe), so that a
+    clean-up of half a million events is sorted by an index of small tuples
+    rather than by half a million parsed events held in memory.
+    """
+
+    source: IO[bytes]
+    index: list[IndexEntry]
+    problems: Problems
+    lines: int = 0
+    repeated_in_file: int = 0  # the same event twice in the file: kept once
+    digests: dict[str, str] = field(default_factory=dict)
+    _by_id: dict[str, IndexEntry] | None = None
+
+    def events(self) -> Iterator[RegisterEvent]:
+        """The good events in recording order (ties by event id)."""
+        for entry in self.index:
+            self.source.seek(entry.offset)
+            yield _event(orjson.loads(self.source.read(entry.length)))
+
+    def refuse(self, event_id: str, reason: str) -> None:
+        """Count a good line's event as refused when applied, with its line."""
+        if self._by_id is None:
+            self._by_id = {entry.event_id: entry for entry in self.index}
+        entry = self._by_id[event_id]
+        self.source.seek(entry.offset)
+        self.problems.add(entry.line, reason, line_text(self.source.read(entry.length)))
+
+
+def read_event_file(stream: IO[bytes], limit: int | None = PROBLEM_LIMIT) -> EventFile:
+    """Check every line of an event file and index the good ones.
+
+    A stream that cannot seek (a pipe) is copied to a temporary file on the way.
+    """
+    source = stream if stream.seekable() else _spooled(stream)
+    problems = Problems(limit=limit)
+    index: list[IndexEntry] = []
+    digests: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    found = EventFile(source, index, problems, digests=digests)
+    source.seek(0)
+    offset = 0
+    for number, raw in enumerate(iter(source.readline, b""), start=1):
+        start, offset = offset, offset + len(raw)
+        found.lines = number
+        line = raw.rstrip(b"\r\n")
+        if not line.strip():
+            continue
+        try:
+            event = event_from_object(parse_json_object(line))
+        except ValueError as error:
+            problems.add(number, str(error), line_text(line))
+            continue
+        digest = event_digest(event)
+        seen = digests.get(event.event_id)
+        if seen is not None:
+            if seen == digest:
+                found.repeated_in_file += 1
+            else:
+                problems.add(
+                    number,
+                    f"event id {event.event_id} is used on line "
+                    f"{first_line[event.event_id]} for another event",
+                    line_text(line),
+                )
+            continue
+        digests[event.event_id] = digest
+        first_line[event.event_id] = number
+        index.append(
+            IndexEntry(
+                to_micros(event.recorded_at), event.event_id, number, start, len(line)
+            )
+        )
+    index.sort()
+    return found
+
+
+def _spooled(stream: IO[bytes]) -> IO[bytes]:
+    copy = tempfile.TemporaryFile(prefix="regwatch-feed-")  # noqa: SIM115 - EventFile owns it
+    shutil.copyfileobj(stream, copy, length=1 << 20)
+    return copy

@@ -9,9 +9,10 @@ bulk, every few thousand events.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import pairwise
 
 import structlog
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
@@ -20,9 +21,10 @@ from regwatch import codes
 from regwatch.clock import day_of, from_micros, to_micros
 from regwatch.register.changes import kinds_changed
 from regwatch.register.events import EventRefused, RegisterEvent, apply_event
+from regwatch.register.feed import event_digest
 from regwatch.register.records import Family, PersonRecord
 from regwatch.store.engine import MIRROR_LOCK, lock_for_writing
-from regwatch.store.sql import chunks, insert_tuples
+from regwatch.store.sql import batches, chunks, insert_tuples
 from regwatch.store.tables import (
     change_log,
     personal_codes,
@@ -78,6 +80,7 @@ class RecordingSummary:
     duplicates: int = 0
     changes: int = 0
     new_persons: int = 0
+    refused: int = 0
     days: dict[date, int] = field(default_factory=dict)
 
 
@@ -282,118 +285,188 @@ def record_events(
     received_at: datetime,
     administrative: bool = False,
 ) -> RecordingSummary:
-    """Record events in the mirror and their changes in the change log.
+    """Record events, in any order, in the mirror and their changes in the log.
 
-    Events are applied in order of recording time. An event id seen before is
-    skipped, so the same feed twice changes nothing the second time. A refused
-    event raises EventRefused and, the caller's transaction being rolled back,
-    nothing of the batch stays. Records are written back every CHUNK events, so
-    that a clean-up day of hundreds of thousands of events fits in memory.
+    The events are put in recording order first; see ``record_stream``. A
+    refused event raises EventRefused.
+    """
+    return record_stream(
+        conn,
+        sorted(events, key=recording_order),
+        received_at=received_at,
+        administrative=administrative,
+    )
+
+
+def recording_order(event: RegisterEvent) -> tuple[datetime, str]:
+    return event.recorded_at, event.event_id
+
+
+def record_stream(
+    conn: Connection,
+    events: Iterable[RegisterEvent],
+    *,
+    received_at: datetime,
+    administrative: bool = False,
+    on_refused: Callable[[RegisterEvent, str], None] | None = None,
+) -> RecordingSummary:
+    """Record a stream of events, already in recording order, in the mirror.
+
+    Each event is applied to the records it concerns, and the differences of
+    each record before and after become change-log rows (administrative ones
+    when the batch is a register clean-up). An event id seen before with the
+    same content is skipped, so the same feed twice changes nothing the second
+    time; the same id with other content is refused.
+
+    A refused event leaves the mirror as it was. Without ``on_refused`` it
+    raises EventRefused (the caller's transaction then drops the whole batch);
+    with it, the refusal is handed over and the stream goes on. The stream is
+    taken CHUNK events at a time, so that a clean-up day of hundreds of
+    thousands of events goes through in bounded memory.
     """
     lock_for_writing(conn, MIRROR_LOCK)
-    received = to_micros(received_at)
-    batch = sorted(events, key=lambda e: (e.recorded_at, e.event_id))
-    summary = RecordingSummary()
-    batch = _drop_known(conn, batch, summary)
-    open_day = first_open_day(conn)
-    for part in chunks(batch):
-        _record_chunk(conn, part, received, open_day, summary, administrative)
-    if batch:
-        insert_tuples(
-            conn,
-            register_events,
-            ("event_id", "type", "recorded_at", "received_at"),
-            [
-                (e.event_id, e.type.value, to_micros(e.recorded_at), received)
-                for e in batch
-            ],
-        )
-        log.info(
+    batch = _Batch(conn, to_micros(received_at), administrative, on_refused)
+    previous: tuple[datetime, str] | None = None
+    for part in batches(events, CHUNK):
+        first = recording_order(part[0])
+        if previous is not None and first < previous:
+            raise ValueError("events must come in recording order")
+        for before, after in pairwise(part):
+            if recording_order(after) < recording_order(before):
+                raise ValueError("events must come in recording order")
+        previous = recording_order(part[-1])
+        batch.record(part)
+    summary = batch.summary
+    if summary.applied or summary.duplicates or summary.refused:
+        log.debug(
             "events_recorded",
             applied=summary.applied,
             duplicates=summary.duplicates,
+            refused=summary.refused,
             changes=summary.changes,
             new_persons=summary.new_persons,
+            administrative=administrative,
         )
     return summary
 
 
-def _record_chunk(
-    conn: Connection,
-    events: Sequence[RegisterEvent],
-    received: int,
-    open_day: date | None,
-    summary: RecordingSummary,
-    administrative: bool,
-) -> None:
-    workspace = MirrorWorkspace(conn, received)
-    workspace.prefetch(code for event in events for code in event.persons)
-    change_rows = []
-    for event in events:
-        try:
-            pairs = workspace.apply(event)
-        except EventRefused as refusal:
-            raise EventRefused(f"event {event.event_id}: {refusal}") from None
-        day = report_day(event.recorded_at, open_day)
-        recorded = to_micros(event.recorded_at)
-        for before, after in pairs:
-            mask = kinds_changed(before, after)
-            if not mask:
+class _Batch:
+    """One call of record_stream: what stays the same from chunk to chunk."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        received: int,
+        administrative: bool,
+        on_refused: Callable[[RegisterEvent, str], None] | None,
+    ) -> None:
+        self.conn = conn
+        self.received = received
+        self.administrative = administrative
+        self.on_refused = on_refused
+        self.open_day = first_open_day(conn)
+        self.summary = RecordingSummary()
+
+    def refuse(self, event: RegisterEvent, reason: str) -> None:
+        self.summary.refused += 1
+        if self.on_refused is None:
+            raise EventRefused(f"event {event.event_id}: {reason}")
+        self.on_refused(event, reason)
+
+    def record(self, events: Sequence[RegisterEvent]) -> None:
+        conn, summary = self.conn, self.summary
+        events = self._drop_known(events)
+        workspace = MirrorWorkspace(conn, self.received)
+        workspace.prefetch(code for event in events for code in event.persons)
+        change_rows, applied = [], []
+        for event in events:
+            try:
+                pairs = workspace.apply(event)
+            except EventRefused as refusal:
+                self.refuse(event, str(refusal))
                 continue
-            previous = before.personal_code
-            change_rows.append(
+            applied.append(event)
+            day = report_day(event.recorded_at, self.open_day)
+            recorded = to_micros(event.recorded_at)
+            for before, after in pairs:
+                mask = kinds_changed(before, after)
+                if not mask:
+                    continue
+                previous = before.personal_code
+                change_rows.append(
+                    (
+                        after.person_id,
+                        recorded,
+                        self.received,
+                        day,
+                        mask,
+                        previous if previous != after.personal_code else None,
+                        event.event_id,
+                        self.administrative,
+                    )
+                )
+                summary.days[day] = summary.days.get(day, 0) + 1
+        workspace.flush()
+        insert_tuples(conn, change_log, CHANGE_COLUMNS, change_rows)
+        insert_tuples(
+            conn,
+            register_events,
+            ("event_id", "type", "recorded_at", "received_at", "digest"),
+            [
                 (
-                    after.person_id,
-                    recorded,
-                    received,
-                    day,
-                    mask,
-                    previous if previous != after.personal_code else None,
-                    event.event_id,
-                    administrative,
+                    e.event_id,
+                    e.type.value,
+                    to_micros(e.recorded_at),
+                    self.received,
+                    event_digest(e),
                 )
-            )
-            summary.days[day] = summary.days.get(day, 0) + 1
-        summary.applied += 1
-
-    workspace.flush()
-    insert_tuples(
-        conn,
-        change_log,
-        (
-            "person_id",
-            "recorded_at",
-            "received_at",
-            "day",
-            "kinds",
-            "previous_code",
-            "event_id",
-            "administrative",
-        ),
-        change_rows,
-    )
-    summary.changes += len(change_rows)
-    summary.new_persons += len(workspace.new_ids)
-
-
-def _drop_known(
-    conn: Connection, batch: list[RegisterEvent], summary: RecordingSummary
-) -> list[RegisterEvent]:
-    ids = [event.event_id for event in batch]
-    known: set[str] = set()
-    for part in chunks(sorted(set(ids))):
-        known.update(
-            conn.execute(
-                select(register_events.c.event_id).where(
-                    register_events.c.event_id.in_(part)
-                )
-            ).scalars()
+                for e in applied
+            ],
         )
-    fresh, seen = [], set()
-    for event in batch:
-        if event.event_id in known or event.event_id in seen:
-            summary.duplicates += 1
-            continue
-        seen.add(event.event_id)
-        fresh.append(event)
-    return fresh
+        summary.applied += len(applied)
+        summary.changes += len(change_rows)
+        summary.new_persons += len(workspace.new_ids)
+
+    def _drop_known(self, events: Sequence[RegisterEvent]) -> list[RegisterEvent]:
+        """The events not recorded before; an old id with new content is refused."""
+        ids = sorted({event.event_id for event in events})
+        known: dict[str, str | None] = {}
+        for part in chunks(ids):
+            known.update(
+                self.conn.execute(
+                    select(register_events.c.event_id, register_events.c.digest).where(
+                        register_events.c.event_id.in_(part)
+                    )
+                ).all()
+            )
+        fresh, seen = [], set()
+        for event in events:
+            if event.event_id in seen:
+                self.summary.duplicates += 1
+                continue
+            seen.add(event.event_id)
+            if event.event_id not in known:
+                fresh.append(event)
+                continue
+            digest = known[event.event_id]
+            if digest is None or digest == event_digest(event):
+                self.summary.duplicates += 1
+            else:
+                self.refuse(
+                    event,
+                    f"event id {event.event_id} was recorded before with other content",
+                )
+        return fresh
+
+
+CHUNK = 5_000
+CHANGE_COLUMNS = (
+    "person_id",
+    "recorded_at",
+    "received_at",
+    "day",
+    "kinds",
+    "previous_code",
+    "event_id",
+    "administrative",
+)

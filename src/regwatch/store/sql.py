@@ -18,6 +18,18 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+def batches(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    """Lists of up to ``size`` items from any iterable, read lazily."""
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def insert_ignoring_duplicates(conn: Connection, table: Table) -> Any:
     """An INSERT that skips rows whose key exists (a unique key decides, no race)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite

@@ -1,25 +1,28 @@
 """Daily register activity: generated days of events, recorded in the mirror.
 
 Each simulated day is planned from the register as it stands at its start
-(planner.py), at the rates of rates.py, and recorded with the mirror's
-``record_events`` in one transaction that also moves the simulated clock to the
-day's end. Planning is deterministic: the same seed, day and starting database
-give the same events, with ids ``sim-<seed>-<YYYYMMDD>-<n>`` numbered in
-recording order.
+(planner.py), at the rates of rates.py, written as an event file in the feed
+format and taken in through the same door as any real feed (ingest.py), in one
+transaction that also moves the simulated clock to the day's end. Planning is
+deterministic: the same seed, day and starting database give the same events,
+with ids ``sim-<seed>-<YYYYMMDD>-<n>`` numbered in recording order.
 """
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import IO
 
 from sqlalchemy import Connection
 
 from regwatch.clock import day_of, day_start
 from regwatch.register.events import RegisterEvent
-from regwatch.register.mirror import record_events
+from regwatch.register.feed import event_line
+from regwatch.register.ingest import ingest_events
 from regwatch.register.synth.planner import DayPlanner, SimulationRefused
 from regwatch.store.engine import Database, read_simulated_clock, set_simulated_clock
 
@@ -43,6 +46,7 @@ def simulate(
     *,
     rate_scale: float = 1.0,
     progress: Callable[[date, int], None] | None = None,
+    out: IO[bytes] | None = None,
 ) -> SimulationSummary:
     """Record ``days`` days of register activity, from the simulated clock on.
 
@@ -50,7 +54,8 @@ def simulate(
     come after the clock's time. Each day is one transaction: its events are
     recorded (change log included) and the clock moves to the midnight that
     ends it, so the clock finally stands at the end of the last day. A database
-    on the wall clock is refused.
+    on the wall clock is refused. With ``out``, the event file of every day is
+    also written there, so that it can be fed to another mirror.
     """
     if days < 1:
         raise ValueError(f"days must be 1 or more, not {days}")
@@ -83,8 +88,17 @@ def simulate(
             # The day's events reach the mirror as one feed at the end of the day
             # (one transaction per day), so they all carry that receipt time;
             # each keeps its own recording time, which decides its day.
-            recorded = record_events(conn, events, received_at=end)
+            lines = b"".join(event_line(event) for event in events)
+            recorded = ingest_events(
+                conn,
+                io.BytesIO(lines),
+                source=f"simulation seed {seed} {day.isoformat()}",
+                received_at=end,
+                kind="simulation",
+            )
             set_simulated_clock(conn, end)
+        if out is not None:
+            out.write(lines)
         summary.last_day, summary.clock = day, end
         summary.events += recorded.applied
         summary.changes += recorded.changes
