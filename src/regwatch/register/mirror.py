@@ -8,12 +8,12 @@ bulk, every few thousand events.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import pairwise
 
+import orjson
 import structlog
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
@@ -24,7 +24,7 @@ from regwatch.register.events import EventRefused, RegisterEvent, apply_event
 from regwatch.register.feed import event_digest
 from regwatch.register.records import Family, PersonRecord
 from regwatch.store.engine import MIRROR_LOCK, lock_for_writing
-from regwatch.store.sql import batches, chunks, insert_tuples
+from regwatch.store.sql import batches, chunks, insert_tuples, update_tuples
 from regwatch.store.tables import (
     change_log,
     personal_codes,
@@ -43,7 +43,7 @@ def record_from_row(row: Row) -> PersonRecord:
         sex=row.sex,
         birth_date=row.birth_date,
         citizenship=row.citizenship,
-        groups=json.loads(row.groups),
+        groups=orjson.loads(row.groups),
         family=Family.from_json(row.family),
     )
 
@@ -98,6 +98,7 @@ class MirrorWorkspace:
         self.new_ids: set[int] = set()
         self.code_rows: list[dict] = []  # new personal_codes rows
         self.replaced: list[tuple[str, int]] = []  # (old code, replaced_at)
+        self.recoded: set[int] = set()  # ids of persons given a new code
         self._before: dict[int, PersonRecord] = {}
         self._event_at = now_micros
         # The ids of the records the batch's events touched, for flush().
@@ -188,6 +189,7 @@ class MirrorWorkspace:
             }
         )
         self.replaced.append((old, self._event_at))
+        self.recoded.add(record.person_id)
 
     # -- one event --------------------------------------------------------------
 
@@ -236,33 +238,34 @@ class MirrorWorkspace:
         new_rows = [person_row(self._by_id[i], now) for i in sorted(self.new_ids)]
         if new_rows:
             self._conn.execute(insert(persons), new_rows)
-        # Only the columns a record can change: naming person_id in the SET
-        # would make SQLite check every table that refers to persons.
+        # Only the columns that changed go into the SET: a personal_code in the
+        # SET clause would make the database rewrite its unique-index entry for
+        # every row, though only a code replacement changes it.
         changed = [
-            {
-                "b_person_id": record.person_id,
-                "personal_code": record.personal_code,
-                "died_on": record.died_on,
-                "groups": record.groups_json(),
-                "family": record.family.to_json(),
-                "updated_at": now,
-            }
+            (
+                record.died_on,
+                record.groups_json(),
+                record.family.to_json(),
+                now,
+                record.person_id,
+            )
             for record in (self._by_id[i] for i in sorted(self.dirty))
             if record.person_id not in self.new_ids
         ]
-        if changed:
-            self._conn.execute(
-                update(persons)
-                .where(persons.c.person_id == bindparam("b_person_id"))
-                .values(
-                    personal_code=bindparam("personal_code"),
-                    died_on=bindparam("died_on"),
-                    groups=bindparam("groups"),
-                    family=bindparam("family"),
-                    updated_at=bindparam("updated_at"),
-                ),
-                changed,
-            )
+        update_tuples(
+            self._conn,
+            persons,
+            ("died_on", "groups", "family", "updated_at"),
+            "person_id",
+            changed,
+        )
+        recoded = [
+            (self._by_id[person_id].personal_code, now, person_id)
+            for person_id in sorted(self.recoded - self.new_ids)
+        ]
+        update_tuples(
+            self._conn, persons, ("personal_code", "updated_at"), "person_id", recoded
+        )
         if self.code_rows:
             self._conn.execute(insert(personal_codes), self.code_rows)
         if self.replaced:

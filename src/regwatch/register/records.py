@@ -23,10 +23,11 @@ Group shapes (``None`` where the register holds nothing):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+import orjson
 
 from regwatch.kinds import Kind
 
@@ -73,19 +74,18 @@ class Family:
     children: list[int] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps(
+        return orjson.dumps(
             {
                 "spouse": self.spouse,
                 "mother": self.mother,
                 "father": self.father,
                 "children": self.children,
-            },
-            separators=(",", ":"),
-        )
+            }
+        ).decode()
 
     @classmethod
-    def from_json(cls, text: str) -> Family:
-        data = json.loads(text)
+    def from_json(cls, text: str | bytes) -> Family:
+        data = orjson.loads(text)
         return cls(
             spouse=data.get("spouse"),
             mother=data.get("mother"),
@@ -111,7 +111,7 @@ class PersonRecord:
             sex=self.sex,
             birth_date=self.birth_date,
             citizenship=self.citizenship,
-            groups=_copy_json(self.groups),
+            groups=orjson.loads(orjson.dumps(self.groups)),
             family=Family(
                 self.family.spouse,
                 self.family.mother,
@@ -133,15 +133,8 @@ class PersonRecord:
         return dump_groups(self.groups)
 
 
-def _copy_json(value: Any) -> Any:
-    """A deep copy of JSON-shaped data (much cheaper than copy.deepcopy)."""
-    if isinstance(value, dict):
-        return {key: _copy_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(item) for item in value]
-    return value
-
-
 def dump_groups(groups: dict[str, Any]) -> str:
-    """Canonical JSON: equal groups always give equal text."""
-    return json.dumps(groups, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Canonical JSON: equal groups always give equal text (keys sorted, compact,
+    UTF-8 unescaped; the same text json.dumps gives with sort_keys, compact
+    separators and ensure_ascii=False, which wrote the first mirrors)."""
+    return orjson.dumps(groups, option=orjson.OPT_SORT_KEYS).decode()

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Date, Table, text
+from sqlalchemy import Connection, Date, Table, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 CHUNK = 5_000
@@ -28,6 +28,39 @@ def batches(items: Iterable[Any], size: int = CHUNK) -> Iterator[list[Any]]:
             batch = []
     if batch:
         yield batch
+
+
+def update_tuples(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    key: str,
+    rows: Sequence[tuple],
+) -> None:
+    """UPDATE ``columns`` of many rows found by ``key``: each tuple gives the new
+    values in the order of ``columns``, then the key. Same path as insert_tuples.
+    """
+    if not rows:
+        return
+    if conn.dialect.name == "sqlite":
+        sets = ", ".join(f"{column} = ?" for column in columns)
+        conn.exec_driver_sql(
+            f"UPDATE {table.name} SET {sets} WHERE {key} = ?",
+            _dates_as_text(table, [*columns, key], rows),
+        )
+        return
+    statement = (
+        table.update()
+        .where(table.c[key] == bindparam("_key"))
+        .values({column: bindparam(column) for column in columns})
+    )
+    conn.execute(
+        statement,
+        [
+            {**dict(zip(columns, row[:-1], strict=True)), "_key": row[-1]}
+            for row in rows
+        ],
+    )
 
 
 def insert_ignoring_duplicates(conn: Connection, table: Table) -> Any:
