@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import replace
 from datetime import date, datetime, time
-from typing import TextIO
+from typing import Any, BinaryIO, TextIO
 
 import click
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -142,21 +142,97 @@ def register_generate(ctx: click.Context, persons: int, seed: int) -> None:
     show_default=True,
     help="Multiply every event rate (e.g. 25 for a busy day).",
 )
+@click.option(
+    "--out",
+    type=click.File("wb"),
+    default=None,
+    help="Also write the events to this file, in the format of 'ingest'.",
+)
 @click.pass_context
 def register_simulate(
-    ctx: click.Context, days: int, seed: int, rate_scale: float
+    ctx: click.Context, days: int, seed: int, rate_scale: float, out: BinaryIO | None
 ) -> None:
-    """Record DAYS days of register activity and move the simulated clock."""
+    """Record DAYS days of register activity and move the simulated clock.
+
+    The events go through the same door as a real feed: written as an event
+    file and ingested.
+    """
+    from regwatch.register.feed import FeedRefused
     from regwatch.register.synth.activity import simulate
     from regwatch.register.synth.planner import SimulationRefused
 
     db = _db(ctx)
     try:
-        summary = simulate(db, days, seed, rate_scale=rate_scale)
-    except SimulationRefused as error:
+        summary = simulate(db, days, seed, rate_scale=rate_scale, out=out)
+    except (SimulationRefused, FeedRefused) as error:
         raise click.ClickException(str(error)) from None
     click.echo(_summary_text("simulated", summary))
     click.echo(f"time now: {format_instant(db.now())}")
+
+
+@register.command("ingest")
+@click.argument("file", type=click.File("rb"))
+@click.option(
+    "--administrative",
+    is_flag=True,
+    help="A register clean-up: its changes are reported but never charged.",
+)
+@click.option(
+    "--skip-invalid",
+    "rejects",
+    metavar="REJECTS",
+    type=click.File("w", encoding="utf-8", lazy=True),
+    help="Apply the good lines; write each refused line and why to REJECTS.",
+)
+@click.pass_context
+def register_ingest(
+    ctx: click.Context, file: BinaryIO, administrative: bool, rejects: TextIO | None
+) -> None:
+    """Apply a file of register events (JSON Lines; - for standard input).
+
+    Events are applied in order of recording time. An event recorded before is
+    skipped, so a file fed twice changes nothing the second time. A file with a
+    bad line is refused whole, every problem listed by line number, unless
+    --skip-invalid is given.
+    """
+    from regwatch.register.feed import FeedRefused, write_rejects
+    from regwatch.register.ingest import ingest_events
+
+    db = _db(ctx)
+    source = "-" if file.name in ("<stdin>", "-") else str(file.name)
+    try:
+        with db.write() as conn:
+            report = ingest_events(
+                conn,
+                file,
+                source=source,
+                received_at=db.now(conn),
+                administrative=administrative,
+                skip_invalid=rejects is not None,
+            )
+    except FeedRefused as refusal:
+        raise click.ClickException(str(refusal)) from None
+    if rejects is not None:
+        write_rejects(rejects, report.rejected)
+    click.echo(_ingest_text(report))
+
+
+def _ingest_text(report: Any) -> str:
+    if report.nothing_new and report.duplicates:
+        return (
+            f"nothing new: all {report.duplicates} events of {report.source} "
+            "were recorded before; the mirror is unchanged"
+        )
+    label = "administrative changes" if report.administrative else "changes"
+    lines = [
+        f"{report.source}: {report.lines} lines, {report.applied} events applied, "
+        f"{report.duplicates} recorded before, {report.refused} refused",
+        f"{report.changes} {label} written, {report.new_persons} new persons",
+    ]
+    lines += [f"  {day}: {count} changes" for day, count in report.days.items()]
+    if report.refused:
+        lines.append(f"refused lines written to the rejects file ({report.refused})")
+    return "\n".join(lines)
 
 
 @register.command("export")
@@ -174,7 +250,7 @@ def register_export(ctx: click.Context, limit: int | None, out: TextIO) -> None:
 
 @main.group()
 def days() -> None:
-    """Publishing days."""
+    """Publishing days and what they hold."""
 
 
 @days.command("publish")
@@ -188,9 +264,50 @@ def days_publish(ctx: click.Context) -> None:
         click.echo("nothing to publish")
     for day in published:
         click.echo(
-            f"published {day.day}: {day.changed_persons} changed persons, "
-            f"{day.answers} reported to customers"
+            f"published {day.day}: changed persons "
+            f"{_apart(day.changed_persons, day.administrative_persons)}; "
+            f"reported to customers {_apart(day.answers, day.administrative_answers)}"
         )
+
+
+@days.command("show")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.pass_context
+def days_show(ctx: click.Context, day: datetime) -> None:
+    """Show a published DAY (YYYY-MM-DD): who changed, who was told, what it cost.
+
+    Administrative changes (register clean-ups) are reported but never charged,
+    so they are counted apart.
+    """
+    from regwatch.monitoring.days import day_figures
+
+    try:
+        figures = day_figures(_db(ctx), day.date())
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{figures.day}, published {format_instant(figures.published_at)}")
+    click.echo(
+        "changed persons: "
+        f"{_apart(figures.changed_persons, figures.administrative_persons)}"
+    )
+    if not figures.customers:
+        click.echo("no person was reported to any customer")
+        return
+    width = max(len("customer"), *(len(c.customer_id) for c in figures.customers))
+    click.echo(
+        f"{'customer':<{width}}  {'reported':>9}  {'administrative':>14}  "
+        f"{'charged':>9}  {'amount':>12}"
+    )
+    for c in figures.customers:
+        euros = f"{c.charged_cents // 100}.{c.charged_cents % 100:02d} EUR"
+        click.echo(
+            f"{c.customer_id:<{width}}  {c.persons:>9}  {c.administrative:>14}  "
+            f"{c.charged_persons:>9}  {euros:>12}"
+        )
+
+
+def _apart(total: int, administrative: int) -> str:
+    return f"{total - administrative} ordinary, {administrative} administrative"
 
 
 @main.group()

@@ -1,7 +1,9 @@
 """Charges: one per customer, item, day and person, however often it is asked.
 
 The key of the charges table decides: a page fetched twice, or an extract
-repeated on the same day, adds no second charge.
+repeated on the same day, adds no second charge. Who may be charged at all is
+the caller's rule: a day's answer leaves out persons whose changes all came from
+a register clean-up (monitoring/days.py).
 """
 
 from __future__ import annotations
@@ -49,6 +51,20 @@ class ChargeTotal:
     item: Item
     persons: int
     cents: int
+
+
+def charged_for_day(
+    conn: Connection, customer_id: str, item: Item, day: date
+) -> ChargeTotal:
+    """What a customer has been charged so far for one item and day."""
+    # The whole key but the person is given, so this reads one range of it.
+    persons, cents = conn.execute(
+        select(func.count(), func.sum(charges.c.price_cents))
+        .where(charges.c.customer_id == customer_id)
+        .where(charges.c.item == item.value)
+        .where(charges.c.day == day)
+    ).one()
+    return ChargeTotal(item, persons, int(cents or 0))
 
 
 def totals(conn: Connection, customer_id: str) -> list[ChargeTotal]:

@@ -6,6 +6,10 @@ from then on the answer for that day is a read, the same on every fetch. A
 change that arrives after its day was published was already given the first
 open day when it was written (register/mirror.py), so nothing is lost and no
 published answer changes.
+
+Changes from a register clean-up (administrative changes) are reported like any
+other, but a person whose answer rests only on them is never charged, and the
+operator sees them counted apart.
 """
 
 from __future__ import annotations
@@ -14,12 +18,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import structlog
-from sqlalchemy import Connection, Date, bindparam, func, select, text
+from sqlalchemy import Connection, Date, bindparam, case, func, select, text
 
 from regwatch.audit.provisions import record_provision
-from regwatch.billing.charges import charge
+from regwatch.billing.charges import charge, charged_for_day
 from regwatch.billing.prices import Item
-from regwatch.clock import day_bounds_micros, day_of, to_micros
+from regwatch.clock import day_bounds_micros, day_of, from_micros, to_micros
 from regwatch.errors import DayNotPublished, DayOutsideRetention, UnknownDay
 from regwatch.kinds import Kind, from_mask
 from regwatch.monitoring import paging
@@ -38,13 +42,17 @@ FIRST_DAY_KEY = "first_day"
 # was recorded. Kinds outside a customer's contract are dropped before the
 # kinds are added up, so a person whose only changes are out of scope is not
 # reported at all. SUM(DISTINCT bit) is an OR of the kinds both databases know.
+# The answer is administrative when every change behind it, as this customer
+# sees it, is: an ordinary change the customer is not told of (out of scope, or
+# recorded while the person was not listed) does not make it chargeable.
 _PUBLISH_ANSWERS = text(
     """
     INSERT INTO day_answers
         (customer_id, day, person_id, loaded_code, current_code, previous_code,
-         kinds)
+         kinds, administrative)
     SELECT e.customer_id, :day, c.person_id, MAX(e.loaded_code),
-           MAX(p.personal_code), NULL, SUM(DISTINCT k.bit)
+           MAX(p.personal_code), NULL, SUM(DISTINCT k.bit),
+           MIN(CASE WHEN c.administrative THEN 1 ELSE 0 END) = 1
     FROM change_log c
     CROSS JOIN list_entries e
     CROSS JOIN customers cu
@@ -108,8 +116,10 @@ _PUBLISH_LOADED_CODES = text(
 
 _PUBLISH_TOTALS = text(
     """
-    INSERT INTO day_totals (customer_id, day, persons)
-    SELECT customer_id, day, COUNT(*) FROM day_answers
+    INSERT INTO day_totals (customer_id, day, persons, administrative)
+    SELECT customer_id, day, COUNT(*),
+           SUM(CASE WHEN administrative THEN 1 ELSE 0 END)
+    FROM day_answers
     WHERE day = :day
     GROUP BY customer_id, day
     """
@@ -121,6 +131,28 @@ class PublishedDay:
     day: date
     changed_persons: int  # persons with at least one change that day
     answers: int  # (customer, person) pairs reported
+    administrative_persons: int  # of changed_persons: clean-up changes only
+    administrative_answers: int  # of answers: reported, never charged
+
+
+@dataclass(frozen=True)
+class CustomerDayFigures:
+    customer_id: str
+    persons: int  # reported in the day's answer
+    administrative: int  # of those, reported but not chargeable
+    charged_persons: int  # charged so far: a person is charged on first fetch
+    charged_cents: int
+
+
+@dataclass(frozen=True)
+class DayFigures:
+    """A published day as the operator sees it."""
+
+    day: date
+    published_at: datetime
+    changed_persons: int
+    administrative_persons: int
+    customers: list[CustomerDayFigures]
 
 
 def first_day(conn: Connection) -> date:
@@ -156,15 +188,35 @@ def publish_pending(db: Database) -> list[PublishedDay]:
 
 
 def _counts(day: PublishedDay) -> dict[str, int]:
-    return {"changed_persons": day.changed_persons, "answers": day.answers}
+    return {
+        "changed_persons": day.changed_persons,
+        "administrative_persons": day.administrative_persons,
+        "answers": day.answers,
+        "administrative_answers": day.administrative_answers,
+    }
+
+
+def _changed_persons(conn: Connection, day: date) -> tuple[int, int]:
+    """Persons changed on a day, and of them those changed only administratively.
+
+    A published day's change log never changes (late changes roll forward), so
+    this gives the same figures at publishing and at any later look.
+    """
+    only_administrative = func.min(case((change_log.c.administrative, 1), else_=0))
+    per_person = (
+        select(only_administrative.label("administrative"))
+        .where(change_log.c.day == day)
+        .group_by(change_log.c.person_id)
+        .subquery()
+    )
+    changed, administrative = conn.execute(
+        select(func.count(), func.coalesce(func.sum(per_person.c.administrative), 0))
+    ).one()
+    return int(changed), int(administrative)
 
 
 def _publish(conn: Connection, day: date, now: datetime) -> PublishedDay:
-    changed = conn.execute(
-        select(func.count(change_log.c.person_id.distinct())).where(
-            change_log.c.day == day
-        )
-    ).scalar_one()
+    changed, administrative = _changed_persons(conn, day)
     conn.execute(
         published_days.insert().values(
             day=day, published_at=to_micros(now), changed_persons=changed
@@ -175,12 +227,53 @@ def _publish(conn: Connection, day: date, now: datetime) -> PublishedDay:
     day_end = day_bounds_micros(day)[1]
     conn.execute(_PUBLISH_LOADED_CODES, {"day": day, "day_end": day_end})
     conn.execute(_PUBLISH_TOTALS, {"day": day})
-    answers = conn.execute(
-        select(func.coalesce(func.sum(day_totals.c.persons), 0)).where(
-            day_totals.c.day == day
-        )
-    ).scalar_one()
-    return PublishedDay(day, changed, int(answers))
+    answers, administrative_answers = conn.execute(
+        select(
+            func.coalesce(func.sum(day_totals.c.persons), 0),
+            func.coalesce(func.sum(day_totals.c.administrative), 0),
+        ).where(day_totals.c.day == day)
+    ).one()
+    return PublishedDay(
+        day,
+        changed,
+        int(answers),
+        administrative_persons=administrative,
+        administrative_answers=int(administrative_answers),
+    )
+
+
+def day_figures(db: Database, day: date) -> DayFigures:
+    """A published day's figures for the operator, administrative ones apart.
+
+    Charges are those made so far: a person is charged when first fetched.
+    """
+    with db.read() as conn:
+        published_at = conn.execute(
+            select(published_days.c.published_at).where(published_days.c.day == day)
+        ).scalar()
+        if published_at is None:
+            raise DayNotPublished(f"{day} is not published")
+        changed, administrative = _changed_persons(conn, day)
+        totals = conn.execute(
+            select(day_totals)
+            .where(day_totals.c.day == day)
+            .order_by(day_totals.c.customer_id)
+        ).all()
+        customers = []
+        for row in totals:
+            charged = charged_for_day(conn, row.customer_id, Item.CHANGES, day)
+            customers.append(
+                CustomerDayFigures(
+                    row.customer_id,
+                    row.persons,
+                    row.administrative,
+                    charged.persons,
+                    charged.cents,
+                )
+            )
+    return DayFigures(
+        day, from_micros(published_at), changed, administrative, customers
+    )
 
 
 def check_day(conn: Connection, day: date, now: datetime, retention_days: int) -> None:
@@ -212,7 +305,9 @@ def day_changes(
     """One page of the customer's frozen answer for a published day.
 
     The first time a person of a day's answer is handed to the customer, a
-    charge is recorded; fetching the same page again charges nothing more.
+    charge is recorded; fetching the same page again charges nothing more. A
+    person whose answer is administrative is handed over and audited, never
+    charged.
     """
     size = paging.page_size(db, page_size)
     walk = f"day:{day.isoformat()}"
@@ -246,7 +341,8 @@ def day_changes(
             else None
         )
         person_ids = [row.person_id for row in rows]
-        charge(conn, customer.customer_id, Item.CHANGES, day, person_ids, now)
+        chargeable = [row.person_id for row in rows if not row.administrative]
+        charge(conn, customer.customer_id, Item.CHANGES, day, chargeable, now)
         record_provision(
             conn,
             customer.customer_id,
@@ -261,6 +357,7 @@ def day_changes(
         customer_id=customer.customer_id,
         day=day.isoformat(),
         persons=len(rows),
+        administrative=len(rows) - len(chargeable),
         total=total,
     )
     persons = [

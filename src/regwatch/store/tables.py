@@ -208,6 +208,9 @@ day_answers = Table(
     Column("current_code", CODE, nullable=False),
     Column("previous_code", CODE),
     Column("kinds", Integer, nullable=False),
+    # Every change behind this answer came from a register clean-up: it is
+    # reported as usual and never charged.
+    Column("administrative", Boolean, nullable=False, server_default=false()),
 )
 
 day_totals = Table(
@@ -215,7 +218,8 @@ day_totals = Table(
     metadata,
     Column("customer_id", String(64), primary_key=True),
     Column("day", Date, primary_key=True),
-    Column("persons", Integer, nullable=False),
+    Column("persons", Integer, nullable=False),  # all reported, administrative too
+    Column("administrative", Integer, nullable=False, server_default="0"),
 )
 
 # --- billing and audit -------------------------------------------------------------

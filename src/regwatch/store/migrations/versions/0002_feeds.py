@@ -1,5 +1,8 @@
 """Register feeds: event digests, administrative changes, the feed log.
 
+Administrative changes are also counted apart in the published days: a flag on
+each frozen answer and a count per customer and day.
+
 Revision ID: 0002
 Revises: 0001
 """
@@ -25,6 +28,21 @@ def upgrade() -> None:
                 nullable=False,
             )
         )
+    with op.batch_alter_table("day_answers") as batch:
+        batch.add_column(
+            sa.Column(
+                "administrative",
+                sa.Boolean(),
+                server_default=sa.false(),
+                nullable=False,
+            )
+        )
+    with op.batch_alter_table("day_totals") as batch:
+        batch.add_column(
+            sa.Column(
+                "administrative", sa.Integer(), server_default="0", nullable=False
+            )
+        )
     op.create_table(
         "feed_batches",
         sa.Column("batch_id", sa.Integer(), nullable=False),
@@ -46,6 +64,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("feed_batches")
+    with op.batch_alter_table("day_totals") as batch:
+        batch.drop_column("administrative")
+    with op.batch_alter_table("day_answers") as batch:
+        batch.drop_column("administrative")
     with op.batch_alter_table("change_log") as batch:
         batch.drop_column("administrative")
     with op.batch_alter_table("register_events") as batch:
