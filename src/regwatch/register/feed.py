@@ -19,7 +19,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -219,7 +219,7 @@ def event_from_object(value: dict[str, Any]) -> RegisterEvent:
     today = day_of(recorded_at)
     for index, code in enumerate(value["persons"]):
         _check_code(code, today, f"persons[{index}]")
-    for where, code in _codes_in_data(value["type"], data):
+    for where, code in codes_in_data(value["type"], data):
         _check_code(code, today, where)
     return _event(value, recorded_at)
 
@@ -235,15 +235,29 @@ def _event(value: dict[str, Any], recorded_at: datetime | None = None) -> Regist
     )
 
 
-def _codes_in_data(kind: str, data: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    if kind == "BIRTH":
-        yield "data.child.personalCode", data["child"]["personalCode"]
-    elif kind == "FOREIGNER_ARRIVED":
-        yield "data.person.personalCode", data["person"]["personalCode"]
-    elif kind == "CODE_REPLACED":
+def codes_in_data(
+    kind: EventType | str, data: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    """The personal codes an event's data names, with where (for messages).
+
+    Tolerant of data of the wrong shape: what is missing is simply not named.
+    """
+    kind = kind.value if isinstance(kind, EventType) else kind
+    places = {
+        "BIRTH": ("child", "personalCode"),
+        "FOREIGNER_ARRIVED": ("person", "personalCode"),
+    }
+    if kind in places:
+        outer, inner = places[kind]
+        holder = data.get(outer)
+        if isinstance(holder, Mapping) and isinstance(holder.get(inner), str):
+            yield f"data.{outer}.{inner}", holder[inner]
+    elif kind == "CODE_REPLACED" and isinstance(data.get("newCode"), str):
         yield "data.newCode", data["newCode"]
-    for code in data.get("surnames") or ():
-        yield "data.surnames", code
+    surnames = data.get("surnames")
+    if isinstance(surnames, Mapping):
+        for code in surnames:
+            yield "data.surnames", code
 
 
 def _check_code(code: str, today: date, where: str) -> None:
