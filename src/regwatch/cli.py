@@ -6,6 +6,7 @@ import json
 import sys
 from dataclasses import replace
 from datetime import date, datetime, time
+from time import perf_counter
 from typing import Any, BinaryIO, TextIO
 
 import click
@@ -200,6 +201,7 @@ def register_ingest(
 
     db = _db(ctx)
     source = "-" if file.name in ("<stdin>", "-") else str(file.name)
+    started = perf_counter()
     try:
         with db.write() as conn:
             report = ingest_events(
@@ -214,19 +216,20 @@ def register_ingest(
         raise click.ClickException(str(refusal)) from None
     if rejects is not None:
         write_rejects(rejects, report.rejected)
-    click.echo(_ingest_text(report))
+    click.echo(_ingest_text(report, perf_counter() - started))
 
 
-def _ingest_text(report: Any) -> str:
+def _ingest_text(report: Any, seconds: float) -> str:
     if report.nothing_new and report.duplicates:
         return (
             f"nothing new: all {report.duplicates} events of {report.source} "
-            "were recorded before; the mirror is unchanged"
+            f"were recorded before; the mirror is unchanged (took {seconds:.1f} s)"
         )
     label = "administrative changes" if report.administrative else "changes"
     lines = [
         f"{report.source}: {report.lines} lines, {report.applied} events applied, "
-        f"{report.duplicates} recorded before, {report.refused} refused",
+        f"{report.duplicates} recorded before, {report.refused} refused "
+        f"(took {seconds:.1f} s)",
         f"{report.changes} {label} written, {report.new_persons} new persons",
     ]
     lines += [f"  {day}: {count} changes" for day, count in report.days.items()]
@@ -238,14 +241,139 @@ def _ingest_text(report: Any) -> str:
 @register.command("export")
 @click.option("--limit", type=click.IntRange(1), default=None)
 @click.option("--out", type=click.File("w", encoding="utf-8"), default="-")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="JSON Lines, or the flat CSV of snapshot files.",
+)
 @click.pass_context
-def register_export(ctx: click.Context, limit: int | None, out: TextIO) -> None:
-    """Write the mirror as JSON Lines, one person a line."""
+def register_export(
+    ctx: click.Context, limit: int | None, out: TextIO, file_format: str
+) -> None:
+    """Write the mirror, one person a line (the format of snapshot files)."""
     from regwatch.register.export import dump_line, export_persons
+    from regwatch.register.snapshot_csv import write_csv
 
     with _db(ctx).read() as conn:
+        if file_format == "csv":
+            write_csv(out, export_persons(conn, limit))
+            return
         for document in export_persons(conn, limit):
             out.write(dump_line(document) + "\n")
+
+
+@register.command("load-snapshot")
+@click.argument("file", type=click.File("rb"))
+@click.option(
+    "--recorded-at",
+    "recorded_text",
+    metavar="TIME",
+    required=True,
+    help="When the register stood as the file shows, with its offset "
+    "(2026-11-05T06:00:00+02:00); the changes are recorded then.",
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="The file holds the whole register: count the mirror's persons it lacks "
+    "(they are not deleted).",
+)
+@click.option(
+    "--missing",
+    metavar="FILE",
+    type=click.File("w", encoding="utf-8", lazy=True),
+    help="With --full: write the personal codes of the persons the file lacks here.",
+)
+@click.option(
+    "--administrative",
+    is_flag=True,
+    help="A register clean-up: its changes are reported but never charged.",
+)
+@click.option(
+    "--skip-invalid",
+    "rejects",
+    metavar="REJECTS",
+    type=click.File("w", encoding="utf-8", lazy=True),
+    help="Apply the good lines; write each refused line and why to REJECTS.",
+)
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["jsonl", "csv"]),
+    default=None,
+    help="The file's format; by default CSV for a .csv file, else JSON Lines.",
+)
+@click.pass_context
+def register_load_snapshot(
+    ctx: click.Context,
+    file: BinaryIO,
+    recorded_text: str,
+    full: bool,
+    missing: TextIO | None,
+    administrative: bool,
+    rejects: TextIO | None,
+    file_format: str | None,
+) -> None:
+    """Compare a snapshot of the register (FILE; - for standard input) with the
+    mirror, and write each difference as a change recorded at --recorded-at.
+
+    Persons the mirror does not know are added. A file with a bad line is
+    refused whole, every problem listed by line number, unless --skip-invalid
+    is given.
+    """
+    from regwatch.register.feed import FeedRefused
+    from regwatch.register.snapshot import format_of, load_snapshot, read_snapshot
+
+    if missing is not None and not full:
+        raise click.UsageError("--missing lists what a --full snapshot lacks")
+    try:
+        recorded_at = parse_instant(recorded_text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--recorded-at") from None
+    source = "-" if file.name in ("<stdin>", "-") else str(file.name)
+    db = _db(ctx)
+    try:
+        with db.write() as conn:
+            report = load_snapshot(
+                conn,
+                read_snapshot(file, file_format or format_of(source), source),
+                source=source,
+                recorded_at=recorded_at,
+                received_at=db.now(conn),
+                full=full,
+                administrative=administrative,
+                rejects=rejects,
+                missing=missing,
+            )
+    except FeedRefused as refusal:
+        raise click.ClickException(str(refusal)) from None
+    if missing is not None:
+        missing.write("")  # the file exists even when nobody is missing
+    click.echo(_snapshot_text(report, recorded_at))
+
+
+def _snapshot_text(report: Any, recorded_at: datetime) -> str:
+    label = "administrative changes" if report.administrative else "changes"
+    lines = [
+        f"{report.source}: snapshot of {format_instant(recorded_at)}"
+        + (" (full)" if report.full else ""),
+        f"{report.lines} persons read: {report.unchanged} unchanged, "
+        f"{report.changed} changed, {report.new_persons} new, "
+        f"{report.updated} updated without a change, {report.refused} refused",
+        f"{report.changes} {label} written",
+    ]
+    lines += [f"  {day}: {count} changes" for day, count in report.days.items()]
+    if report.full:
+        lines.append(f"{report.missing} persons of the mirror missing from the file")
+    if report.refused or report.links_left_out:
+        lines.append(
+            f"refused lines written to the rejects file ({report.refused}), "
+            f"and lines applied without a link to nobody ({report.links_left_out})"
+        )
+    return "\n".join(lines)
 
 
 @main.group()

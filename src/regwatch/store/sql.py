@@ -49,15 +49,19 @@ def update_tuples(
             _dates_as_text(table, [*columns, key], rows),
         )
         return
+    # Bind names differ from the column names: SQLAlchemy keeps those for itself.
     statement = (
         table.update()
-        .where(table.c[key] == bindparam("_key"))
-        .values({column: bindparam(column) for column in columns})
+        .where(table.c[key] == bindparam("k_"))
+        .values({column: bindparam(f"v_{column}") for column in columns})
     )
     conn.execute(
         statement,
         [
-            {**dict(zip(columns, row[:-1], strict=True)), "_key": row[-1]}
+            {
+                **{f"v_{c}": v for c, v in zip(columns, row[:-1], strict=True)},
+                "k_": row[-1],
+            }
             for row in rows
         ],
     )
