@@ -10,16 +10,29 @@ event claims to have changed.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from regwatch.register.records import Family, PersonRecord, empty_groups
+from regwatch import codes
+from regwatch.register.records import (
+    GROUP_NAMES,
+    Family,
+    PersonRecord,
+    empty_groups,
+)
 
 SEXES = ("M", "F")
 DOCUMENT_TYPES = ("ID_CARD", "PASSPORT")
+DOCUMENT_STATUSES = ("VALID", "INVALID")
 PERMIT_TYPES = ("TEMPORARY", "PERMANENT")
+PERMIT_STATUSES = ("VALID", "REVOKED", "EXPIRED")
+RESIDENCE_STATUSES = ("DECLARED", "ABROAD", "NONE")
+MARITAL_STATUSES = ("SINGLE", "MARRIED", "DIVORCED", "WIDOWED")
+CITIZENS = "LT"
+MOST_CHILDREN = 100  # the bound of childrenCount in the feed schema
 
 
 class EventType(enum.Enum):
@@ -30,6 +43,7 @@ class EventType(enum.Enum):
     NAME_CHANGE = "NAME_CHANGE"
     DOCUMENT_ISSUED = "DOCUMENT_ISSUED"
     DOCUMENT_INVALIDATED = "DOCUMENT_INVALIDATED"
+    PHOTO_TAKEN = "PHOTO_TAKEN"
     RESIDENCE_DECLARED = "RESIDENCE_DECLARED"
     DEPARTED_ABROAD = "DEPARTED_ABROAD"
     PERMIT_ISSUED = "PERMIT_ISSUED"
@@ -37,6 +51,8 @@ class EventType(enum.Enum):
     PERMIT_REVOKED = "PERMIT_REVOKED"
     PERMIT_EXPIRED = "PERMIT_EXPIRED"
     CODE_REPLACED = "CODE_REPLACED"
+    FOREIGNER_ARRIVED = "FOREIGNER_ARRIVED"
+    RECORD_CORRECTED = "RECORD_CORRECTED"
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,15 @@ def _the_person(event: RegisterEvent, count: int = 1) -> tuple[str, ...]:
     return event.persons
 
 
+@contextmanager
+def _about(subject: str) -> Iterator[None]:
+    """Prefix the refusals raised inside with what, and whom, they concern."""
+    try:
+        yield
+    except EventRefused as refusal:
+        raise EventRefused(f"{subject}: {refusal}") from None
+
+
 def _date(data: Mapping[str, Any], key: str) -> str:
     value = data.get(key)
     if not isinstance(value, str):
@@ -104,11 +129,19 @@ def _date(data: Mapping[str, Any], key: str) -> str:
     return value
 
 
+def _date_or_none(data: Mapping[str, Any], key: str) -> str | None:
+    return None if data.get(key) is None else _date(data, key)
+
+
 def _text(data: Mapping[str, Any], key: str) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
         raise EventRefused(f"{key} is missing")
     return value
+
+
+def _text_or_none(data: Mapping[str, Any], key: str) -> str | None:
+    return None if data.get(key) is None else _text(data, key)
 
 
 def _set_surnames(workspace: Workspace, event: RegisterEvent) -> None:
@@ -139,6 +172,114 @@ def _mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
+def _country(data: Mapping[str, Any], key: str) -> str:
+    value = _text(data, key)
+    if len(value) != 2 or not value.isascii() or not value.isupper():
+        raise EventRefused(f"{key} {value!r} is not a two-letter country code")
+    return value
+
+
+def _address(data: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """An address in the shape the declaredResidence group holds, and only that."""
+    address = _mapping(data, key)
+    with _about(key):
+        return {
+            "municipalityCode": _text(address, "municipalityCode"),
+            "municipality": _text(address, "municipality"),
+            "place": _text(address, "place"),
+            "street": _text_or_none(address, "street"),
+            "house": _text_or_none(address, "house"),
+            "flat": _text_or_none(address, "flat"),
+            "postalCode": _text(address, "postalCode"),
+        }
+
+
+def _new_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "type": _one_of(document, "type", DOCUMENT_TYPES),
+        "number": _text(document, "number"),
+        "issuedOn": _date(document, "issuedOn"),
+        "validUntil": _date(document, "validUntil"),
+    }
+
+
+def _new_permit(permit: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "type": _one_of(permit, "type", PERMIT_TYPES),
+        "number": _text(permit, "number"),
+        "issuedOn": _date(permit, "issuedOn"),
+        "validUntil": _date(permit, "validUntil"),
+        "status": "VALID",
+    }
+
+
+def _photo(photo: Mapping[str, Any]) -> dict[str, Any]:
+    return {"photoId": _text(photo, "photoId"), "takenOn": _date(photo, "takenOn")}
+
+
+@dataclass(frozen=True)
+class _Newcomer:
+    """Who a birth or an arrival adds to the register, before the record exists."""
+
+    code: str
+    sex: str
+    born: date
+    name: dict[str, str]
+
+
+def _newcomer(data: Mapping[str, Any], role: str) -> _Newcomer:
+    """The new person's identity, with a code that agrees with sex and birth date."""
+    with _about(role):
+        code = _text(data, "personalCode")
+    with _about(f"{role} {code}"):
+        newcomer = _Newcomer(
+            code=code,
+            sex=_one_of(data, "sex", SEXES),
+            born=date.fromisoformat(_date(data, "birthDate")),
+            name={
+                "givenNames": _text(data, "givenNames"),
+                "surname": _text(data, "surname"),
+            },
+        )
+        _code_agrees(newcomer)
+    return newcomer
+
+
+def _code_agrees(newcomer: _Newcomer) -> None:
+    """Refuse a code whose sex or birth date contradicts the data given with it.
+
+    An exception code (first digit 9) states neither; a 00 month or day states
+    no such part, so only the parts a code does state are compared.
+    """
+    code, born = newcomer.code, newcomer.born
+    if codes.normalise(code) != code:
+        raise EventRefused("a personal code is exactly 11 digits 0-9")
+    try:
+        stated_sex = codes.sex(code)
+    except codes.InvalidCodeError as error:
+        raise EventRefused(f"not a personal code ({error})") from None
+    if stated_sex is None:
+        return
+    if stated_sex != newcomer.sex:
+        raise EventRefused(
+            f"the code is of sex {stated_sex}, the data say {newcomer.sex}"
+        )
+
+    # Each unknown part takes the given date's; what the code states must then
+    # make exactly the given date (an impossible date cannot).
+    month = code[3:5] if code[3:5] != "00" else f"{born.month:02d}"
+    day = code[5:7] if code[5:7] != "00" else f"{born.day:02d}"
+    try:
+        agrees = codes.birth_date(code[:3] + month + day + code[7:]) == born
+    except codes.InvalidCodeError:
+        agrees = False
+    if not agrees:
+        raise EventRefused(
+            f"the code's birth date digits {code[1:7]} (YYMMDD) disagree with "
+            f"birthDate {born.isoformat()}"
+        )
+
+
 # --- the appliers -----------------------------------------------------------------
 
 
@@ -148,26 +289,29 @@ def _birth(workspace: Workspace, event: RegisterEvent) -> None:
     # A parent may have died before the birth is registered: no _alive here.
     parents = [workspace.person(code) for code in event.persons]
     child = _mapping(event.data, "child")
-    born = _date(child, "birthDate")
+    newborn = _newcomer(child, "the child")
     mother = next((p for p in parents if p.sex == "F"), None)
     father = next((p for p in parents if p.sex == "M"), None)
     if len(parents) == 2 and (mother is None or father is None):
         raise EventRefused("two parents of the same sex are recorded by adoption")
 
     groups = empty_groups()
-    groups["name"] = {
-        "givenNames": _text(child, "givenNames"),
-        "surname": _text(child, "surname"),
-    }
+    groups["name"] = newborn.name
     home = (mother or parents[0]).groups["declaredResidence"]
-    groups["declaredResidence"] = {**home, "since": born}
+    groups["declaredResidence"] = {**home, "since": newborn.born.isoformat()}
+    with _about(f"the child {newborn.code}"):
+        citizenship = (
+            _country(child, "citizenship")
+            if child.get("citizenship") is not None
+            else parents[0].citizenship
+        )
     record = workspace.add_person(
         PersonRecord(
             person_id=0,
-            personal_code=_text(child, "personalCode"),
-            sex=_one_of(child, "sex", SEXES),
-            birth_date=date.fromisoformat(born),
-            citizenship=child.get("citizenship") or parents[0].citizenship,
+            personal_code=newborn.code,
+            sex=newborn.sex,
+            birth_date=newborn.born,
+            citizenship=citizenship,
             groups=groups,
             family=Family(
                 mother=mother.person_id if mother else None,
@@ -234,12 +378,8 @@ def _name_change(workspace: Workspace, event: RegisterEvent) -> None:
 def _document_issued(workspace: Workspace, event: RegisterEvent) -> None:
     (code,) = _the_person(event)
     record = _alive(workspace, code)
-    document = _mapping(event.data, "document")
     new = {
-        "type": _one_of(document, "type", DOCUMENT_TYPES),
-        "number": _text(document, "number"),
-        "issuedOn": _date(document, "issuedOn"),
-        "validUntil": _date(document, "validUntil"),
+        **_new_document(_mapping(event.data, "document")),
         "status": "VALID",
         "invalidReason": None,
     }
@@ -252,11 +392,7 @@ def _document_issued(workspace: Workspace, event: RegisterEvent) -> None:
     ]
     record.groups["identityDocuments"] = [*documents, new]
     if event.data.get("photo") is not None:
-        photo = _mapping(event.data, "photo")
-        record.groups["photo"] = {
-            "photoId": _text(photo, "photoId"),
-            "takenOn": _date(photo, "takenOn"),
-        }
+        record.groups["photo"] = _photo(_mapping(event.data, "photo"))
 
 
 def _document_invalidated(workspace: Workspace, event: RegisterEvent) -> None:
@@ -276,14 +412,22 @@ def _document_invalidated(workspace: Workspace, event: RegisterEvent) -> None:
     ]
 
 
+def _photo_taken(workspace: Workspace, event: RegisterEvent) -> None:
+    """A photo stored on its own, e.g. with an application for a document that
+    is not issued yet: it becomes the person's photo."""
+    (code,) = _the_person(event)
+    record = _alive(workspace, code)
+    with _about(f"the photo of person {code}"):
+        record.groups["photo"] = _photo(_mapping(event.data, "photo"))
+
+
 def _residence_declared(workspace: Workspace, event: RegisterEvent) -> None:
     (code,) = _the_person(event)
     record = _alive(workspace, code)
-    address = _mapping(event.data, "address")
     record.groups["declaredResidence"] = {
         "status": "DECLARED",
         "since": _date(event.data, "since"),
-        "address": dict(address),
+        "address": _address(event.data, "address"),
         "country": None,
     }
 
@@ -304,14 +448,7 @@ def _permit_issued(workspace: Workspace, event: RegisterEvent) -> None:
     record = _alive(workspace, code)
     if not record.is_foreigner:
         raise EventRefused(f"person {code} is a citizen; permits are for foreigners")
-    permit = _mapping(event.data, "permit")
-    record.groups["residencePermit"] = {
-        "type": _one_of(permit, "type", PERMIT_TYPES),
-        "number": _text(permit, "number"),
-        "issuedOn": _date(permit, "issuedOn"),
-        "validUntil": _date(permit, "validUntil"),
-        "status": "VALID",
-    }
+    record.groups["residencePermit"] = _new_permit(_mapping(event.data, "permit"))
 
 
 def _permit_renewed(workspace: Workspace, event: RegisterEvent) -> None:
@@ -339,6 +476,182 @@ def _code_replaced(workspace: Workspace, event: RegisterEvent) -> None:
     workspace.replace_code(record, _text(event.data, "newCode"))
 
 
+def _foreigner_arrived(workspace: Workspace, event: RegisterEvent) -> None:
+    """A foreigner enters the register: a new person holding a valid residence
+    permit and, where the event gives one, a declared residence.
+
+    Citizenship LT is refused: a citizen does not arrive as a foreigner.
+    """
+    _the_person(event, 0)
+    person = _mapping(event.data, "person")
+    newcomer = _newcomer(person, "the arriving person")
+    with _about(f"the arriving person {newcomer.code}"):
+        citizenship = _country(person, "citizenship")
+        if citizenship == CITIZENS:
+            raise EventRefused(
+                "citizenship LT: a citizen does not arrive as a foreigner"
+            )
+        groups = empty_groups()
+        groups["name"] = newcomer.name
+        groups["residencePermit"] = _new_permit(_mapping(event.data, "permit"))
+        if event.data.get("residence") is not None:
+            residence = _mapping(event.data, "residence")
+            groups["declaredResidence"] = {
+                "status": "DECLARED",
+                "since": _date(residence, "since"),
+                "address": _address(residence, "address"),
+                "country": None,
+            }
+    workspace.add_person(
+        PersonRecord(
+            person_id=0,
+            personal_code=newcomer.code,
+            sex=newcomer.sex,
+            birth_date=newcomer.born,
+            citizenship=citizenship,
+            groups=groups,
+        )
+    )
+
+
+def _record_corrected(workspace: Workspace, event: RegisterEvent) -> None:
+    """The register corrects a wrong record: each group named in ``corrections``
+    is replaced, whole, by the value given.
+
+    The correction concerns this one record and cascades to no relative:
+    annulling a wrongly recorded death (``"death": null``) leaves the spouse's
+    marital status as it is, a corrected marital status links or unlinks no
+    spouse, and a corrected children count touches no child. Where relatives'
+    records are wrong too, the register corrects each of them in its own event.
+    """
+    (code,) = _the_person(event)
+    # A dead person's record may be corrected too (a death recorded by mistake).
+    record = workspace.person(code)
+    corrections = _mapping(event.data, "corrections")
+    unknown = sorted(str(group) for group in corrections if group not in GROUP_NAMES)
+    if unknown:
+        raise EventRefused(
+            f"the corrections of person {code} name unknown groups: "
+            f"{', '.join(unknown)}; the groups are {', '.join(GROUP_NAMES)}"
+        )
+    if not corrections:
+        raise EventRefused(f"the corrections of person {code} correct nothing")
+    if event.data.get("reason") is not None:
+        with _about(f"the correction of person {code}"):
+            _text(event.data, "reason")
+
+    corrected: dict[str, Any] = {}
+    for group in GROUP_NAMES:
+        if group in corrections:
+            with _about(f"the {group} correction of person {code}"):
+                corrected[group] = _CORRECTED_GROUP[group](corrections[group])
+    if corrected.get("residencePermit") is not None and not record.is_foreigner:
+        raise EventRefused(f"person {code} is a citizen; permits are for foreigners")
+    record.groups.update(corrected)
+
+
+# --- whole groups, as a correction gives them ----------------------------------------
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise EventRefused("the value is not an object")
+    return value
+
+
+def _nullable(
+    check: Callable[[Mapping[str, Any]], Any],
+) -> Callable[[Any], Any]:
+    def checked(value: Any) -> Any:
+        return None if value is None else check(_object(value))
+
+    return checked
+
+
+def _name_group(value: Any) -> dict[str, Any]:
+    name = _object(value)
+    return {"givenNames": _text(name, "givenNames"), "surname": _text(name, "surname")}
+
+
+def _death_group(death: Mapping[str, Any]) -> dict[str, Any]:
+    return {"dateOfDeath": _date(death, "dateOfDeath")}
+
+
+def _documents_group(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise EventRefused("the value is not a list of documents")
+    documents = []
+    for item in value:
+        document = _object(item)
+        documents.append(
+            {
+                **_new_document(document),
+                "status": _one_of(document, "status", DOCUMENT_STATUSES),
+                "invalidReason": _text_or_none(document, "invalidReason"),
+            }
+        )
+    return documents
+
+
+def _residence_group(value: Any) -> dict[str, Any]:
+    residence = _object(value)
+    status = _one_of(residence, "status", RESIDENCE_STATUSES)
+    address, country = residence.get("address"), residence.get("country")
+    # Each status has its own place: an address at home, a country abroad.
+    if status == "DECLARED":
+        address = _address(residence, "address")
+        if country is not None:
+            raise EventRefused("a residence DECLARED in Lithuania has no country")
+    elif status == "ABROAD":
+        country = _country(residence, "country")
+        if address is not None:
+            raise EventRefused("a residence ABROAD has no Lithuanian address")
+    elif address is not None or country is not None:
+        raise EventRefused("a residence of status NONE has neither address nor country")
+    return {
+        "status": status,
+        "since": _date_or_none(residence, "since"),
+        "address": address,
+        "country": country,
+    }
+
+
+def _marital_group(value: Any) -> dict[str, Any]:
+    marital = _object(value)
+    return {
+        "status": _one_of(marital, "status", MARITAL_STATUSES),
+        "since": _date_or_none(marital, "since"),
+    }
+
+
+def _children_group(value: Any) -> int:
+    # bool is an int in Python; a true or false count is a feed's mistake.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise EventRefused(f"the count {value!r} is not a whole number")
+    if not 0 <= value <= MOST_CHILDREN:
+        raise EventRefused(f"the count {value} is not 0-{MOST_CHILDREN}")
+    return value
+
+
+def _permit_group(permit: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        **_new_permit(permit),
+        "status": _one_of(permit, "status", PERMIT_STATUSES),
+    }
+
+
+_CORRECTED_GROUP: dict[str, Callable[[Any], Any]] = {
+    "name": _name_group,
+    "death": _nullable(_death_group),
+    "identityDocuments": _documents_group,
+    "declaredResidence": _residence_group,
+    "maritalStatus": _marital_group,
+    "childrenCount": _children_group,
+    "photo": _nullable(_photo),
+    "residencePermit": _nullable(_permit_group),
+}
+
+
 _APPLIERS: dict[EventType, Callable[[Workspace, RegisterEvent], None]] = {
     EventType.BIRTH: _birth,
     EventType.DEATH: _death,
@@ -347,6 +660,7 @@ _APPLIERS: dict[EventType, Callable[[Workspace, RegisterEvent], None]] = {
     EventType.NAME_CHANGE: _name_change,
     EventType.DOCUMENT_ISSUED: _document_issued,
     EventType.DOCUMENT_INVALIDATED: _document_invalidated,
+    EventType.PHOTO_TAKEN: _photo_taken,
     EventType.RESIDENCE_DECLARED: _residence_declared,
     EventType.DEPARTED_ABROAD: _departed_abroad,
     EventType.PERMIT_ISSUED: _permit_issued,
@@ -354,4 +668,6 @@ _APPLIERS: dict[EventType, Callable[[Workspace, RegisterEvent], None]] = {
     EventType.PERMIT_REVOKED: _permit_ended("REVOKED"),
     EventType.PERMIT_EXPIRED: _permit_ended("EXPIRED"),
     EventType.CODE_REPLACED: _code_replaced,
+    EventType.FOREIGNER_ARRIVED: _foreigner_arrived,
+    EventType.RECORD_CORRECTED: _record_corrected,
 }

@@ -183,12 +183,17 @@ def test_each_kind_of_change_is_recorded_about_as_often_as_its_rate(week):
     assert 0.4 < counts["DEATH"] / (3.5 * per_rate) < 1.8
     assert 0.5 < counts["IDENTITY_DOCUMENT"] / (33 * per_rate) < 1.5
     assert 0.5 < counts["DECLARED_RESIDENCE"] / (24 * per_rate) < 1.5
-    assert 0.4 < counts["RESIDENCE_PERMIT"] / (14 * per_rate) < 1.5
+    # Permits of persons already registered: 14 less the 3.2 that come with an
+    # arrival, since a new person's record is no change.
+    assert 0.4 < counts["RESIDENCE_PERMIT"] / (10.8 * per_rate) < 1.5
     assert 0.4 < counts["CHILDREN_COUNT"] / (4.7 * per_rate) < 1.8
     assert 0.3 < counts["MARITAL_STATUS"] / (4.4 * per_rate) < 2.5
     assert counts["PHOTO"] > 0.5 * counts["IDENTITY_DOCUMENT"]
     assert counts["NAME"] > 0
-    assert 0.4 < summary.new_persons / (2.45 * per_rate) < 1.8
+    # New persons: births (2.45) and arrivals of foreigners (3.2).
+    assert 0.4 < summary.new_persons / (5.65 * per_rate) < 1.8
+    assert 0.4 < summary.by_type["FOREIGNER_ARRIVED"] / (3.2 * per_rate) < 1.8
+    assert 0.4 < summary.by_type["PHOTO_TAKEN"] / (3.1 * per_rate) < 1.8
 
 
 def test_documents_and_declarations_are_rare_at_weekends(week):
@@ -244,6 +249,9 @@ def test_the_rates_agree_with_the_calibration_file():
     assert close(RATES[EventType.CODE_REPLACED], code_changes, within=0.3)
     name_changes = per_day(facts["name_or_surname_changes", "2019"])
     assert close(RATES[EventType.NAME_CHANGE], name_changes)
+    # Three immigrants in four were foreigners (the 2023 row's note).
+    arrivals = per_day(facts["immigrants", "2025"] * 0.75)
+    assert close(RATES[EventType.FOREIGNER_ARRIVED], arrivals)
 
 
 def test_lithuanian_public_holidays_are_known():
@@ -377,6 +385,71 @@ def test_document_events_concern_citizens_and_mostly_carry_a_photo(busy_day):
         ]
         assert event.data["number"] in numbers
         assert event.data["reason"] in ("LOST", "STOLEN", "EXPIRED")
+
+
+def test_arrivals_are_foreigners_with_a_fitting_code_no_one_holds(busy_day):
+    events, by_code = busy_day
+    arrivals = [e for e in events if e.type is EventType.FOREIGNER_ARRIVED]
+    assert len(arrivals) > 5
+    planned_codes = [e.data["person"]["personalCode"] for e in arrivals] + [
+        e.data["child"]["personalCode"] for e in events if e.type is EventType.BIRTH
+    ]
+    assert len(set(planned_codes)) == len(planned_codes)
+    for event in arrivals:
+        person, permit = event.data["person"], event.data["permit"]
+        code = person["personalCode"]
+        assert event.persons == ()
+        assert person["citizenship"] != "LT"
+        assert code not in by_code and codes.check_code(code, TODAY).valid
+        assert codes.sex(code) == person["sex"]
+        assert codes.birth_date(code) == date.fromisoformat(person["birthDate"])
+        assert permit["type"] == "TEMPORARY"
+        assert permit["issuedOn"] == TODAY.isoformat() < permit["validUntil"]
+        if "residence" in event.data:
+            assert person["birthDate"] <= event.data["residence"]["since"]
+    assert sum("residence" in e.data for e in arrivals) > len(arrivals) / 2
+
+
+def test_photos_are_taken_of_the_living_in_the_days_before(busy_day):
+    events, by_code = busy_day
+    photos = [e for e in events if e.type is EventType.PHOTO_TAKEN]
+    assert len(photos) > 5
+    for event in photos:
+        person = by_code[event.persons[0]]
+        taken = date.fromisoformat(event.data["photo"]["takenOn"])
+        assert person.died_on is None
+        assert TODAY - timedelta(days=3) <= taken <= TODAY
+
+
+def test_corrections_replace_one_group_with_a_value_that_differs(template):
+    engine = make_engine(f"sqlite:///{template}")
+    db = Database(engine)
+    with db.read() as conn:
+        events = [
+            e
+            for e in plan_day(conn, TODAY, day_rng(8, TODAY), seed=8, rate_scale=900)
+            if e.type is EventType.RECORD_CORRECTED
+        ]
+    by_code = {r.personal_code: r for r in records(db).values()}
+    engine.dispose()
+    assert len(events) > 5
+    corrected = Counter()
+    for event in events:
+        person = by_code[event.persons[0]]
+        ((group, value),) = event.data["corrections"].items()
+        corrected[group] += 1
+        assert value != person.groups[group]
+        if group == "name":  # one letter respelt
+            assert person.citizenship == "LT"
+            before = person.groups["name"]
+            (part,) = [k for k in value if value[k] != before[k]]
+            pairs = zip(before[part], value[part], strict=True)
+            assert sum(old != new for old, new in pairs) == 1
+        else:
+            assert group == "declaredResidence"
+            assert {**value, "since": None} == {**person.groups[group], "since": None}
+            assert value["since"] <= TODAY.isoformat()
+    assert set(corrected) == {"name", "declaredResidence"}
 
 
 # --- the register after a week --------------------------------------------------------

@@ -36,6 +36,7 @@ from regwatch.register.synth.names import (
     name_book,
 )
 from regwatch.register.synth.places import AddressBook, address_book
+from regwatch.register.synth.population import CITIZENSHIPS
 from regwatch.register.synth.rates import RATES, expected_events
 from regwatch.store.sql import chunks
 from regwatch.store.tables import personal_codes, persons
@@ -46,6 +47,20 @@ _OFFICE_HOURS_SHARE = 0.88
 
 # Newborn boys per birth (Registrų centras, 2025: 11.6k boys, 12.3k girls).
 _BOYS_SHARE = 0.49
+
+# Arriving foreigners, our estimates: work migration brings more men than
+# women, mostly of working age, and most declare a residence on arrival.
+# Citizenships follow those of the foreigners already resident (population.py).
+_ARRIVING_MEN_SHARE = 0.6
+# Ages on arrival: (from, below, weight).
+_ARRIVAL_AGES = ((0, 18, 12), (18, 30, 38), (30, 45, 36), (45, 65, 14))
+_ARRIVALS_DECLARING = 0.8
+_ARRIVAL_COUNTRIES = tuple(CITIZENSHIPS)
+_ARRIVAL_COUNTRY_WEIGHTS = tuple(CITIZENSHIPS.values())
+
+# Of record corrections, the share that fixes a declaration date rather than a
+# misspelled name (our estimate; foreigners' names are never respelt here).
+_DATE_CORRECTIONS_SHARE = 0.6
 
 MARRIED_STATUS = "MARRIED"
 
@@ -140,11 +155,14 @@ class DayPlanner:
 
         self._deaths(times[EventType.DEATH], chosen["death"])
         self._births(times[EventType.BIRTH], chosen["mother"], chosen["father"])
+        self._arrivals(times[EventType.FOREIGNER_ARRIVED])
         self._marriages(times[EventType.MARRIAGE], chosen["bride"], chosen["groom"])
         self._divorces(times[EventType.DIVORCE], chosen["married"])
         self._permits(times, chosen["foreigner"])
         self._code_changes(times[EventType.CODE_REPLACED], chosen["anyone"])
         self._name_changes(times[EventType.NAME_CHANGE], chosen["anyone"])
+        self._corrections(times[EventType.RECORD_CORRECTED], chosen["anyone"])
+        self._photos(times[EventType.PHOTO_TAKEN], chosen["anyone"])
         self._documents(times, chosen["citizen"])
         self._residences(times, chosen["mover"])
         return self._events()
@@ -242,9 +260,8 @@ class DayPlanner:
         chosen["foreigner"] = [c for c in pool if c.citizenship != LITHUANIAN][
             : 3 * permits // 2
         ]
-        chosen["anyone"] = pool[
-            : 2 * (need[EventType.CODE_REPLACED] + need[EventType.NAME_CHANGE])
-        ]
+        anyone = sum(need[k] for k in _ANYONE_EVENTS)
+        chosen["anyone"] = pool[: 2 * anyone]
         documents = (
             need[EventType.DOCUMENT_ISSUED] + need[EventType.DOCUMENT_INVALIDATED]
         )
@@ -574,7 +591,7 @@ class DayPlanner:
         maiden = self.names.surname(self._family_of(father), "F", UNMARRIED)
         return maiden if maiden != surname else None
 
-    # -- permits, codes, names ---------------------------------------------------------
+    # -- permits, codes, names, corrections --------------------------------------------
 
     def _permits(
         self, times: dict[EventType, list[datetime]], foreigners: list[_Candidate]
@@ -613,11 +630,14 @@ class DayPlanner:
                 return
 
     def _new_permit(self, old: dict[str, Any] | None) -> dict[str, str]:
-        rng = self.rng
         kind = old["type"] if old else docs.TEMPORARY
-        if kind == docs.TEMPORARY and rng.random() < 0.08:
+        if kind == docs.TEMPORARY and self.rng.random() < 0.08:
             kind = docs.PERMANENT  # five years lawfully resident: a permanent permit
-        issued = self.day
+        return self._permit(kind)
+
+    def _permit(self, kind: str) -> dict[str, str]:
+        """A permit of a kind, issued today."""
+        rng, issued = self.rng, self.day
         return {
             "type": kind,
             "number": docs.random_permit_number(rng),
@@ -675,7 +695,116 @@ class DayPlanner:
             self._take(c.person_id)
             self._add(times.pop(), EventType.NAME_CHANGE, [record.personal_code], data)
 
-    # -- documents and residences ------------------------------------------------------
+    def _corrections(self, times: list[datetime], anyone: list[_Candidate]) -> None:
+        """The register corrects records found wrong, one group at a time."""
+        for c in anyone:
+            if not times:
+                return
+            record = self._alive(c.person_id)
+            if record is None or not self._free(c.person_id):
+                continue
+            data = self._correction(record)
+            if data is None:
+                continue
+            self._take(c.person_id)
+            self._add(
+                times.pop(), EventType.RECORD_CORRECTED, [record.personal_code], data
+            )
+
+    def _correction(self, record: PersonRecord) -> dict[str, Any] | None:
+        """A wrong declaration date or a misspelled name put right; None if the
+        record offers neither."""
+        rng = self.rng
+        residence = record.groups["declaredResidence"]
+        if residence["since"] is not None and (
+            record.is_foreigner or rng.random() < _DATE_CORRECTIONS_SHARE
+        ):
+            since = date.fromisoformat(residence["since"])
+            moved = since + timedelta(days=rng.randint(1, 30) * rng.choice((-1, 1)))
+            right = min(self.day, max(record.birth_date, moved))
+            if right == since:
+                return None
+            return {
+                "corrections": {
+                    "declaredResidence": {**residence, "since": right.isoformat()}
+                },
+                "reason": "wrong declaration date",
+            }
+        if record.is_foreigner:
+            return None
+        # The generated names are all spelled right, so the planner can only
+        # pretend which spelling was wrong: the correction drops one diacritic,
+        # the commonest slip. To those following the person it is a NAME change
+        # either way.
+        name = dict(record.groups["name"])
+        part = rng.choice(("givenNames", "surname"))
+        respelt = _without_one_diacritic(rng, name[part])
+        if respelt is None:
+            return None
+        name[part] = respelt
+        return {"corrections": {"name": name}, "reason": "misspelled name"}
+
+    # -- arrivals ----------------------------------------------------------------------
+
+    def _arrivals(self, times: list[datetime]) -> None:
+        """Foreigners entering the register, each with a first temporary permit
+        and a code that neither the register nor today's births have used."""
+        rng = self.rng
+        newcomers = [(self._arriving_sex(), self._arriving_birth_date()) for _ in times]
+        serials = self._free_serials(newcomers)
+        for at, (sex, born) in zip(times, newcomers, strict=True):
+            country = rng.choices(_ARRIVAL_COUNTRIES, _ARRIVAL_COUNTRY_WEIGHTS)[0]
+            group = group_of(country)
+            family = self.names.family_surname(rng, group)
+            data: dict[str, Any] = {
+                "person": {
+                    "personalCode": codes.make_code(
+                        sex, born, next(serials[sex, born])
+                    ),
+                    "givenNames": self.names.given_name(rng, sex, born.year, group),
+                    "surname": self.names.surname(family, sex, UNMARRIED),
+                    "sex": sex,
+                    "birthDate": born.isoformat(),
+                    "citizenship": country,
+                },
+                "permit": self._permit(docs.TEMPORARY),
+            }
+            if rng.random() < _ARRIVALS_DECLARING:
+                since = max(born, docs.days_before(self.day, rng, 10))
+                data["residence"] = {
+                    "since": since.isoformat(),
+                    "address": self.addresses.address(rng),
+                }
+            self._add(at, EventType.FOREIGNER_ARRIVED, [], data)
+
+    def _arriving_sex(self) -> str:
+        return "M" if self.rng.random() < _ARRIVING_MEN_SHARE else "F"
+
+    def _arriving_birth_date(self) -> date:
+        rng = self.rng
+        low, high, _ = rng.choices(_ARRIVAL_AGES, [w for *_, w in _ARRIVAL_AGES])[0]
+        age = rng.randrange(low, high)
+        return docs.add_years(self.day, -age) - timedelta(days=rng.randrange(365))
+
+    # -- photos, documents and residences ----------------------------------------------
+
+    def _photos(self, times: list[datetime], anyone: list[_Candidate]) -> None:
+        """Photos taken for an application whose document is not issued yet."""
+        rng = self.rng
+        for c in anyone:
+            if not times:
+                return
+            record = self._alive(c.person_id)
+            if record is None or not self._free(c.person_id):
+                continue
+            taken = max(record.birth_date, docs.days_before(self.day, rng, 3))
+            self._take(c.person_id)
+            self._add(
+                times.pop(),
+                EventType.PHOTO_TAKEN,
+                [record.personal_code],
+                {"photo": docs.photo(rng, taken)},
+            )
 
     def _documents(
         self, times: dict[EventType, list[datetime]], citizens: list[_Candidate]
@@ -824,6 +953,13 @@ _PERMIT_EVENTS = (
     EventType.PERMIT_REVOKED,
     EventType.PERMIT_EXPIRED,
 )
+# Events any living person may take part in, drawn from one share of the pool.
+_ANYONE_EVENTS = (
+    EventType.CODE_REPLACED,
+    EventType.NAME_CHANGE,
+    EventType.RECORD_CORRECTED,
+    EventType.PHOTO_TAKEN,
+)
 
 # How many random persons one needed event asks for, by the share of persons
 # that can take part in it (a mother is a woman of 18-45, a permit needs a
@@ -843,6 +979,9 @@ _DRAWS_PER_EVENT = {
     EventType.PERMIT_EXPIRED: 16.0,
     EventType.CODE_REPLACED: 1.2,
     EventType.NAME_CHANGE: 1.2,
+    EventType.RECORD_CORRECTED: 1.2,
+    EventType.PHOTO_TAKEN: 1.2,
+    EventType.FOREIGNER_ARRIVED: 0.0,  # a new person: no one to draw
 }
 
 
@@ -897,6 +1036,19 @@ def _status(record: PersonRecord) -> str:
 
 def _codes(*records: PersonRecord | None) -> list[str]:
     return [record.personal_code for record in records if record is not None]
+
+
+# A letter with a diacritic, and the letter a slip leaves in its place.
+_PLAIN_LETTER = str.maketrans("ąčęėįšųūžĄČĘĖĮŠŲŪŽ", "aceeisuuzACEEISUUZ")
+
+
+def _without_one_diacritic(rng: random.Random, text: str) -> str | None:
+    """The text with one of its diacritic letters plain; None if it has none."""
+    marked = [i for i, char in enumerate(text) if char.translate(_PLAIN_LETTER) != char]
+    if not marked:
+        return None
+    i = rng.choice(marked)
+    return text[:i] + text[i].translate(_PLAIN_LETTER) + text[i + 1 :]
 
 
 def _birth_registration_lag(rng: random.Random, day: date) -> date:
