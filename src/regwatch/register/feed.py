@@ -295,7 +295,7 @@ def event_digest(event: RegisterEvent) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class IndexEntry:
     """Where a good line of an event file is, in recording order."""
 
@@ -320,7 +320,6 @@ class EventFile:
     problems: Problems
     lines: int = 0
     repeated_in_file: int = 0  # the same event twice in the file: kept once
-    digests: dict[str, str] = field(default_factory=dict)
     _by_id: dict[str, IndexEntry] | None = None
 
     def events(self) -> Iterator[RegisterEvent]:
@@ -346,9 +345,9 @@ def read_event_file(stream: IO[bytes], limit: int | None = PROBLEM_LIMIT) -> Eve
     source = stream if stream.seekable() else _spooled(stream)
     problems = Problems(limit=limit)
     index: list[IndexEntry] = []
-    digests: dict[str, str] = {}
-    first_line: dict[str, int] = {}
-    found = EventFile(source, index, problems, digests=digests)
+    # Each event id seen: its digest and its line, to tell a repeat from a clash.
+    seen: dict[str, tuple[str, int]] = {}
+    found = EventFile(source, index, problems)
     source.seek(0)
     offset = 0
     for number, raw in enumerate(iter(source.readline, b""), start=1):
@@ -363,20 +362,19 @@ def read_event_file(stream: IO[bytes], limit: int | None = PROBLEM_LIMIT) -> Eve
             problems.add(number, str(error), line_text(line))
             continue
         digest = event_digest(event)
-        seen = digests.get(event.event_id)
-        if seen is not None:
-            if seen == digest:
+        earlier = seen.get(event.event_id)
+        if earlier is not None:
+            if earlier[0] == digest:
                 found.repeated_in_file += 1
             else:
                 problems.add(
                     number,
                     f"event id {event.event_id} is used on line "
-                    f"{first_line[event.event_id]} for another event",
+                    f"{earlier[1]} for another event",
                     line_text(line),
                 )
             continue
-        digests[event.event_id] = digest
-        first_line[event.event_id] = number
+        seen[event.event_id] = (digest, number)
         index.append(
             IndexEntry(
                 to_micros(event.recorded_at), event.event_id, number, start, len(line)

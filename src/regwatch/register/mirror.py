@@ -98,9 +98,10 @@ class MirrorWorkspace:
             conn.execute(select(func.max(persons.c.person_id))).scalar() or 0
         ) + 1
         self.new_ids: set[int] = set()
+        self.added: list[int] = []  # new_ids in the order they came, for undo
         self.code_rows: list[dict] = []  # new personal_codes rows
         self.replaced: list[tuple[str, int]] = []  # (old code, replaced_at)
-        self.recoded: set[int] = set()  # ids of persons given a new code
+        self.recoded: list[int] = []  # ids of persons given a new code
         self._absent: set[str] = set()  # codes looked up and not found
         self._before: dict[int, PersonRecord] = {}
         self._event_at = now_micros
@@ -171,6 +172,7 @@ class MirrorWorkspace:
         self._by_id[record.person_id] = record
         self._id_of_code[record.personal_code] = record.person_id
         self.new_ids.add(record.person_id)
+        self.added.append(record.person_id)
         self.code_rows.append(
             {
                 "code": record.personal_code,
@@ -196,7 +198,7 @@ class MirrorWorkspace:
             }
         )
         self.replaced.append((old, self._event_at))
-        self.recoded.add(record.person_id)
+        self.recoded.append(record.person_id)
 
     # -- one event --------------------------------------------------------------
 
@@ -207,7 +209,12 @@ class MirrorWorkspace:
         """
         self._before = {}
         self._event_at = to_micros(event.recorded_at)
-        marks = (len(self.code_rows), len(self.replaced), set(self.new_ids))
+        marks = (
+            len(self.code_rows),
+            len(self.replaced),
+            len(self.recoded),
+            len(self.added),
+        )
         try:
             apply_event(self, event)
         except EventRefused:
@@ -219,24 +226,29 @@ class MirrorWorkspace:
             raise EventRefused(
                 f"malformed {event.type.value} data: {error!r}"
             ) from None
-        pairs = []
-        for person_id, before in self._before.items():
-            if person_id in self.new_ids:
-                continue
-            pairs.append((before, self._by_id[person_id]))
+        # Persons this very event created are new, not changed; one created by
+        # an earlier event of the batch and changed now is an ordinary change.
+        created = set(self.added[marks[3] :])
+        pairs = [
+            (before, self._by_id[person_id])
+            for person_id, before in self._before.items()
+            if person_id not in created
+        ]
         self.dirty.update(self._before)  # the keys: person ids
         return pairs
 
-    def _undo(self, code_rows: int, replaced: int, new_ids: set[int]) -> None:
+    def _undo(self, code_rows: int, replaced: int, recoded: int, added: int) -> None:
         for person_id, before in self._before.items():
             self._by_id[person_id] = before
         for row in self.code_rows[code_rows:]:
             self._id_of_code.pop(row["code"], None)
-        for person_id in self.new_ids - new_ids:
+        for person_id in self.added[added:]:
             del self._by_id[person_id]
+            self.new_ids.discard(person_id)
         del self.code_rows[code_rows:]
         del self.replaced[replaced:]
-        self.new_ids = new_ids
+        del self.recoded[recoded:]
+        del self.added[added:]
 
     # -- writing back -------------------------------------------------------------
 
@@ -268,7 +280,7 @@ class MirrorWorkspace:
         )
         recoded = [
             (self._by_id[person_id].personal_code, now, person_id)
-            for person_id in sorted(self.recoded - self.new_ids)
+            for person_id in sorted(set(self.recoded) - self.new_ids)
         ]
         update_tuples(
             self._conn, persons, ("personal_code", "updated_at"), "person_id", recoded
