@@ -16,6 +16,7 @@ rejects file instead, as JSON Lines ``{"line", "reason", "text"}``.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import shutil
 import tempfile
@@ -53,22 +54,39 @@ class Problem:
 
 @dataclass
 class Problems:
-    """The problems of one file: all counted, the first ``limit`` kept."""
+    """The problems of one file: all counted, the ``limit`` first by line kept.
+
+    Problems are found in two passes (reading, then applying in recording
+    order), so the first found are not always the first lines; a bounded heap
+    keeps the lowest line numbers whatever the order they come in.
+    """
 
     limit: int | None = PROBLEM_LIMIT  # None: keep them all (for a rejects file)
-    listed: list[Problem] = field(default_factory=list)
+    _heap: list[tuple[int, int, Problem]] = field(default_factory=list)
     total: int = 0
 
     def add(self, line: int, reason: str, text: str = "") -> None:
         self.total += 1
-        if self.limit is None or len(self.listed) < self.limit:
-            self.listed.append(Problem(line, reason, text))
+        item = (-line, self.total, Problem(line, reason, text))
+        if self.limit is None or len(self._heap) < self.limit:
+            heapq.heappush(self._heap, item)
+        elif line < -self._heap[0][0]:
+            heapq.heapreplace(self._heap, item)
+
+    @property
+    def listed(self) -> list[Problem]:
+        """The problems kept, by line."""
+        return sorted((problem for _, _, problem in self._heap), key=_by_line)
 
     def __bool__(self) -> bool:
         return self.total > 0
 
     def refusal(self, what: str) -> FeedRefused:
-        return FeedRefused(what, sorted(self.listed, key=lambda p: p.line), self.total)
+        return FeedRefused(what, self.listed, self.total)
+
+
+def _by_line(problem: Problem) -> tuple[int, str]:
+    return problem.line, problem.reason
 
 
 class FeedRefused(Exception):
@@ -137,7 +155,11 @@ def event_validators() -> tuple[Any, dict[str, Any]]:
 def schema_error(error: fastjsonschema.JsonSchemaValueException) -> str:
     """The validator's message, with the JSON path written the usual way."""
     message = str(error.message)
-    return message.replace("data.", "", 1) if message.startswith("data.") else message
+    if message.startswith("data."):
+        return message[len("data.") :]
+    if message.startswith("data "):  # the line object itself
+        return "the line " + message[len("data ") :]
+    return message
 
 
 # --- lines ---------------------------------------------------------------------
@@ -160,8 +182,21 @@ def parse_json_object(line: bytes) -> dict[str, Any]:
     except orjson.JSONDecodeError as error:
         raise ValueError(f"not JSON: {error}") from None
     if not isinstance(value, dict):
-        raise ValueError(f"a line must be a JSON object, not {type(value).__name__}")
+        raise ValueError(f"a line must be a JSON object, not {_json_name(value)}")
     return value
+
+
+def _json_name(value: Any) -> str:
+    """What a parsed JSON value is, in JSON's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else type(value).__name__
 
 
 def check_dates(value: Any, path: str = "") -> None:
@@ -212,11 +247,11 @@ def event_from_object(value: dict[str, Any]) -> RegisterEvent:
         raise ValueError(schema_error(error)) from None
     try:
         recorded_at = parse_instant(value["recordedAt"])
-    except ValueError:
+        today = day_of(recorded_at)
+    except (ValueError, OverflowError):
         raise ValueError(f"recordedAt {value['recordedAt']!r} is not a time") from None
     data = value["data"]
     check_dates(data, "data")
-    today = day_of(recorded_at)
     for index, code in enumerate(value["persons"]):
         _check_code(code, today, f"persons[{index}]")
     for where, code in codes_in_data(value["type"], data):
