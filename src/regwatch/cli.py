@@ -182,12 +182,13 @@ def register_simulate(
     "--skip-invalid",
     "rejects",
     metavar="REJECTS",
-    type=click.File("w", encoding="utf-8", lazy=True),
-    help="Apply the good lines; write each refused line and why to REJECTS.",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Apply the good lines; write each refused line and why to REJECTS "
+    "(written anew, empty when nothing was refused).",
 )
 @click.pass_context
 def register_ingest(
-    ctx: click.Context, file: BinaryIO, administrative: bool, rejects: TextIO | None
+    ctx: click.Context, file: BinaryIO, administrative: bool, rejects: str | None
 ) -> None:
     """Apply a file of register events (JSON Lines; - for standard input).
 
@@ -200,7 +201,8 @@ def register_ingest(
     from regwatch.register.ingest import ingest_events
 
     db = _db(ctx)
-    source = "-" if file.name in ("<stdin>", "-") else str(file.name)
+    name = getattr(file, "name", "-")
+    source = "-" if name in ("<stdin>", "-") else str(name)
     started = perf_counter()
     try:
         with db.write() as conn:
@@ -215,7 +217,8 @@ def register_ingest(
     except FeedRefused as refusal:
         raise click.ClickException(str(refusal)) from None
     if rejects is not None:
-        write_rejects(rejects, report.rejected)
+        with click.open_file(rejects, "w", encoding="utf-8") as out:
+            write_rejects(out, report.rejected)
     click.echo(_ingest_text(report, perf_counter() - started))
 
 
