@@ -328,7 +328,7 @@ def register_load_snapshot(
     is given.
     """
     from regwatch.register.feed import FeedRefused
-    from regwatch.register.snapshot import format_of, load_snapshot, read_snapshot
+    from regwatch.register.snapshot import format_of, load_snapshot
 
     if missing is not None and not full:
         raise click.UsageError("--missing lists what a --full snapshot lacks")
@@ -336,14 +336,16 @@ def register_load_snapshot(
         recorded_at = parse_instant(recorded_text)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--recorded-at") from None
-    source = "-" if file.name in ("<stdin>", "-") else str(file.name)
+    name = str(getattr(file, "name", "-"))
+    source = "-" if name in ("<stdin>", "-") else name
     db = _db(ctx)
     try:
         with db.write() as conn:
             report = load_snapshot(
                 conn,
-                read_snapshot(file, file_format or format_of(source), source),
+                file,
                 source=source,
+                file_format=file_format or format_of(source),
                 recorded_at=recorded_at,
                 received_at=db.now(conn),
                 full=full,
