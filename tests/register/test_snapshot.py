@@ -567,6 +567,26 @@ def test_a_person_named_twice_by_two_codes_is_refused(db: Database) -> None:
     assert exported(db)[0]["personalCode"] == person.personal_code
 
 
+def test_lines_keep_their_numbers_across_blocks(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshot, "BLOCK_BYTES", 700)  # about one person a block
+    for _ in range(3):
+        add_person(db)
+    first, second, third = (json.dumps(d).encode() for d in exported(db))
+    data = b"\r\n".join([first, b"", b"  ", second, b"{broken", third, b"[]"])
+
+    with pytest.raises(FeedRefused) as refused:
+        load(db, data)  # CRLF line ends, blank lines, no line end at the last
+
+    assert [(p.line, p.text) for p in refused.value.problems] == [
+        (5, "{broken"),
+        (7, "[]"),
+    ]
+    report = load(db, data, rejects=io.StringIO())
+    assert (report.lines, report.unchanged, report.refused) == (5, 3, 2)
+
+
 def test_the_problem_list_is_capped_and_counted(db: Database) -> None:
     data = jsonl(["not json"] * 150)
     with pytest.raises(FeedRefused) as refused:
@@ -628,7 +648,10 @@ def test_the_same_round_trip_through_csv(
 
 
 def test_the_round_trip_with_a_helper_process(
-    register: Database, empty_db: Database, monkeypatch: pytest.MonkeyPatch
+    register: Database,
+    empty_db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setattr(snapshot, "BLOCK_BYTES", 100_000)
     monkeypatch.setattr(snapshot, "CHUNK", 100)
@@ -640,6 +663,12 @@ def test_the_round_trip_with_a_helper_process(
     assert report.new_persons == report.lines
     assert export_text(empty_db) == original
     assert compared.unchanged == compared.lines
+
+    as_csv = export_csv(register)
+    other = fresh_database(tmp_path / "from-csv.db")
+    load(other, as_csv.encode(), file_format="csv", full=True, helper_after=0)
+    assert export_csv(other) == as_csv
+    other.engine.dispose()
 
 
 def test_stored_groups_are_the_canonical_text(register: Database) -> None:
