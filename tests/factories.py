@@ -130,8 +130,13 @@ def record(
 
 
 def replace_code(db: Database, current: str, hours: float) -> str:
-    """Give a person a new code, `hours` after the clock; return the new code."""
-    replacement = new_code()
+    """Give a person a new code, `hours` after the clock; return the new code.
+
+    The new code states the same sex and birth date as the old one.
+    """
+    replacement = new_code(
+        codes.sex(current) or "M", codes.birth_date(current) or date(1980, 5, 17)
+    )
     record(
         db, event(EventType.CODE_REPLACED, at(db, hours), current, newCode=replacement)
     )

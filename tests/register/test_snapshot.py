@@ -780,3 +780,24 @@ def test_the_readme_examples_are_snapshot_lines_the_loader_takes(
     assert all(f"`{name}`" in section for name in COLUMNS)
     code = json.loads(jsonl_block)["personalCode"]
     assert codes.check_code(code, today=date(2026, 11, 2)).valid
+
+
+def test_a_code_replaced_for_a_wrong_birth_date_exports_a_line_a_snapshot_takes(db):
+    """The record follows what its new code states, so its export agrees with it."""
+    person = add_person(db, sex="F", born=date(1961, 3, 9))
+    corrected = codes.make_code("F", date(1961, 9, 3), 417)
+    record(
+        db,
+        event(
+            EventType.CODE_REPLACED, at(db, 1), person.personal_code, newCode=corrected
+        ),
+    )
+    with db.read() as conn:
+        (line,) = [
+            dump_line(d) for d in export_persons(conn) if d["personalCode"] == corrected
+        ]
+    assert json.loads(line)["birthDate"] == "1961-09-03"
+
+    report = load(db, line.encode() + b"\n")
+
+    assert (report.changes, report.refused) == (0, 0)

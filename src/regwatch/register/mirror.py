@@ -188,6 +188,11 @@ class MirrorWorkspace:
         old = record.personal_code
         self._touch(record)
         record.personal_code = new_code
+        # A code is replaced when what it states was wrong (a birth date, a
+        # sex): the record takes what the new code states, so that it never
+        # contradicts its own code. An exception code states nothing.
+        record.sex = codes.sex(new_code) or record.sex
+        record.birth_date = codes.birth_date(new_code) or record.birth_date
         self._id_of_code[new_code] = record.person_id
         self.code_rows.append(
             {
@@ -279,11 +284,18 @@ class MirrorWorkspace:
             changed,
         )
         recoded = [
-            (self._by_id[person_id].personal_code, now, person_id)
-            for person_id in sorted(set(self.recoded) - self.new_ids)
+            (record.personal_code, record.sex, record.birth_date, now, record.person_id)
+            for record in (
+                self._by_id[person_id]
+                for person_id in sorted(set(self.recoded) - self.new_ids)
+            )
         ]
         update_tuples(
-            self._conn, persons, ("personal_code", "updated_at"), "person_id", recoded
+            self._conn,
+            persons,
+            ("personal_code", "sex", "birth_date", "updated_at"),
+            "person_id",
+            recoded,
         )
         if self.code_rows:
             self._conn.execute(insert(personal_codes), self.code_rows)
