@@ -39,3 +39,23 @@ def test_every_event_type_has_its_form_in_the_schema(kind: EventType) -> None:
 
     _, by_type = event_validators()
     assert kind.value in by_type
+
+
+def test_the_snapshot_examples_are_one_person_in_both_formats() -> None:
+    import csv
+
+    from regwatch import codes
+    from regwatch.register.feed import person_validator
+    from regwatch.register.snapshot_csv import person_from_cells
+
+    (line,) = _json_lines("Snapshot files")
+    person = parse_json_object(line)
+    person_validator()(person)
+    for code in (person["personalCode"], *person["previousCodes"]):
+        assert codes.is_valid(code, today=codes.birth_date(code)), code
+
+    text = README.read_text(encoding="utf-8")
+    body = text.split("## Snapshot files\n", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```csv\n(.*?)```", body, flags=re.DOTALL)
+    (row,) = csv.DictReader(block.splitlines())
+    assert person_from_cells(row) == person
