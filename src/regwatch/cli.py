@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import date, datetime, time
 from time import perf_counter
@@ -27,8 +29,17 @@ from regwatch.setup import (
 from regwatch.store.engine import Database
 
 
-def _db(ctx: click.Context) -> Database:
-    return ctx.obj["db"]  # type: ignore[no-any-return]
+def _db(ctx: click.Context, *, ready: bool = True) -> Database:
+    """The database of the command line; by default one that is initialised.
+
+    Checked here, when a command first needs it, rather than by the group, so
+    that --help of any command works without a database.
+    """
+    db: Database = ctx.find_root().obj["db"]
+    if ready and not ctx.find_root().obj.get("checked"):
+        check_ready(db)
+        ctx.find_root().obj["checked"] = True
+    return db
 
 
 def parse_start(text: str) -> datetime:
@@ -60,8 +71,6 @@ class _Cli(click.Group):
             raise click.ClickException(f"database error ({where}): {cause}") from None
 
 
-# Commands that work on a database before it is initialised.
-_NO_DATABASE_NEEDED = {"init", "demo"}
 
 
 @click.group(cls=_Cli)
@@ -84,8 +93,6 @@ def main(ctx: click.Context, database: str) -> None:
             f"cannot use the database URL {database!r}: {error}"
         ) from None
     ctx.obj = {"settings": settings, "db": db}
-    if ctx.invoked_subcommand not in _NO_DATABASE_NEEDED:
-        check_ready(db)
 
 
 @main.command()
@@ -99,7 +106,7 @@ def main(ctx: click.Context, database: str) -> None:
 @click.pass_context
 def init(ctx: click.Context, start: str | None) -> None:
     """Create the database (or bring its schema up to date)."""
-    db = _db(ctx)
+    db = _db(ctx, ready=False)
     try:
         created = initialise(db, simulated_clock=parse_start(start) if start else None)
     except AlreadyInitialised as error:
@@ -171,21 +178,32 @@ def register_simulate(
     click.echo(f"time now: {format_instant(db.now())}")
 
 
+def _feed_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--administrative and --skip-invalid, the same for every kind of feed."""
+    command = click.option(
+        "--skip-invalid",
+        "rejects",
+        metavar="REJECTS",
+        type=click.Path(dir_okay=False, allow_dash=True),
+        help="Apply the good lines; write each refused line and why to REJECTS "
+        "(written anew, empty when nothing was refused).",
+    )(command)
+    return click.option(
+        "--administrative",
+        is_flag=True,
+        help="A register clean-up: its changes are reported but never charged.",
+    )(command)
+
+
+def _source_of(file: BinaryIO) -> str:
+    """How a feed's file is named in reports and the feed log."""
+    name = str(getattr(file, "name", "-"))
+    return "-" if name in ("<stdin>", "-") else name
+
+
 @register.command("ingest")
 @click.argument("file", type=click.File("rb"))
-@click.option(
-    "--administrative",
-    is_flag=True,
-    help="A register clean-up: its changes are reported but never charged.",
-)
-@click.option(
-    "--skip-invalid",
-    "rejects",
-    metavar="REJECTS",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="Apply the good lines; write each refused line and why to REJECTS "
-    "(written anew, empty when nothing was refused).",
-)
+@_feed_options
 @click.pass_context
 def register_ingest(
     ctx: click.Context, file: BinaryIO, administrative: bool, rejects: str | None
@@ -201,8 +219,7 @@ def register_ingest(
     from regwatch.register.ingest import ingest_events
 
     db = _db(ctx)
-    name = getattr(file, "name", "-")
-    source = "-" if name in ("<stdin>", "-") else str(name)
+    source = _source_of(file)
     started = perf_counter()
     try:
         with db.write() as conn:
@@ -290,18 +307,7 @@ def register_export(
     type=click.File("w", encoding="utf-8", lazy=True),
     help="With --full: write the personal codes of the persons the file lacks here.",
 )
-@click.option(
-    "--administrative",
-    is_flag=True,
-    help="A register clean-up: its changes are reported but never charged.",
-)
-@click.option(
-    "--skip-invalid",
-    "rejects",
-    metavar="REJECTS",
-    type=click.File("w", encoding="utf-8", lazy=True),
-    help="Apply the good lines; write each refused line and why to REJECTS.",
-)
+@_feed_options
 @click.option(
     "--format",
     "file_format",
@@ -317,7 +323,7 @@ def register_load_snapshot(
     full: bool,
     missing: TextIO | None,
     administrative: bool,
-    rejects: TextIO | None,
+    rejects: str | None,
     file_format: str | None,
 ) -> None:
     """Compare a snapshot of the register (FILE; - for standard input) with the
@@ -336,11 +342,15 @@ def register_load_snapshot(
         recorded_at = parse_instant(recorded_text)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--recorded-at") from None
-    name = str(getattr(file, "name", "-"))
-    source = "-" if name in ("<stdin>", "-") else name
+    source = _source_of(file)
     db = _db(ctx)
     try:
-        with db.write() as conn:
+        with ExitStack() as stack, db.write() as conn:
+            out = None
+            if rejects is not None:
+                out = stack.enter_context(
+                    click.open_file(rejects, "w", encoding="utf-8")
+                )
             report = load_snapshot(
                 conn,
                 file,
@@ -350,7 +360,7 @@ def register_load_snapshot(
                 received_at=db.now(conn),
                 full=full,
                 administrative=administrative,
-                rejects=rejects,
+                rejects=out,
                 missing=missing,
             )
     except FeedRefused as refusal:

@@ -18,13 +18,11 @@ from datetime import date, datetime
 from typing import IO
 
 import structlog
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
-from regwatch.clock import to_micros
 from regwatch.register.events import RegisterEvent
 from regwatch.register.feed import Problem, read_event_file
-from regwatch.register.mirror import record_stream
-from regwatch.store.tables import feed_batches
+from regwatch.register.mirror import note_feed_batch, record_stream
 
 log = structlog.get_logger(__name__)
 
@@ -97,21 +95,18 @@ def ingest_events(
         days=dict(sorted(summary.days.items())),
         rejected=sorted(problems.listed, key=lambda p: p.line),
     )
-    conn.execute(
-        insert(feed_batches).values(
-            kind=kind,
-            source=source[:400],
-            administrative=administrative,
-            received_at=to_micros(received_at),
-            recorded_at=None,
-            lines=report.lines,
-            applied=report.applied,
-            duplicates=report.duplicates,
-            refused=report.refused,
-            changes=report.changes,
-            new_persons=report.new_persons,
-            missing=0,
-        )
+    note_feed_batch(
+        conn,
+        kind=kind,
+        source=source,
+        administrative=administrative,
+        received_at=received_at,
+        lines=report.lines,
+        applied=report.applied,
+        duplicates=report.duplicates,
+        refused=report.refused,
+        changes=report.changes,
+        new_persons=report.new_persons,
     )
     log.info(
         "feed_ingested",

@@ -29,6 +29,7 @@ from regwatch.store.engine import MIRROR_LOCK, lock_for_writing
 from regwatch.store.sql import batches, chunks, insert_tuples, update_tuples
 from regwatch.store.tables import (
     change_log,
+    feed_batches,
     personal_codes,
     persons,
     published_days,
@@ -308,6 +309,49 @@ class MirrorWorkspace:
             )
 
 
+def note_feed_batch(
+    conn: Connection,
+    *,
+    kind: str,
+    source: str,
+    administrative: bool,
+    received_at: datetime,
+    recorded_at: datetime | None = None,
+    **counts: int,
+) -> None:
+    """One row of the feed log: a feed taken in, and what became of it.
+
+    ``counts``: lines, applied, duplicates, refused, changes, new_persons,
+    missing (those not given are 0).
+    """
+    figures = dict.fromkeys(FEED_COUNTS, 0)
+    unknown = set(counts) - set(FEED_COUNTS)
+    if unknown:
+        raise TypeError(f"not counts of a feed: {sorted(unknown)}")
+    figures.update(counts)
+    conn.execute(
+        insert(feed_batches).values(
+            kind=kind,
+            source=source[:400],
+            administrative=administrative,
+            received_at=to_micros(received_at),
+            recorded_at=None if recorded_at is None else to_micros(recorded_at),
+            **figures,
+        )
+    )
+
+
+FEED_COUNTS = (
+    "lines",
+    "applied",
+    "duplicates",
+    "refused",
+    "changes",
+    "new_persons",
+    "missing",
+)
+
+
 def day_of_micros(micros: int) -> date:
     return day_of(from_micros(micros))
 
@@ -366,7 +410,7 @@ def record_stream(
         conn.exec_driver_sql(f"PRAGMA cache_size = -{WRITE_CACHE_KIB}")
     batch = _Batch(conn, to_micros(received_at), administrative, on_refused)
     previous: tuple[datetime, str] | None = None
-    with _fewer_collections():
+    with fewer_collections():
         for part in batches(events, CHUNK):
             first = recording_order(part[0])
             if previous is not None and first < previous:
@@ -391,13 +435,13 @@ def record_stream(
 
 
 @contextmanager
-def _fewer_collections() -> Iterator[None]:
+def fewer_collections() -> Iterator[None]:
     """Let the cyclic garbage collector run less often while a feed is applied.
 
-    A chunk makes tens of thousands of small dicts that live until it is
-    written; each full collection walks them all again, which cost a quarter of
-    the time of an ingest. Records hold no cycles, so reference counting frees
-    them either way.
+    A chunk of events or snapshot lines makes tens of thousands of small dicts
+    that live until it is written; each full collection walks them all again,
+    which cost a quarter to a third of the time of a load. Records hold no
+    cycles, so reference counting frees them either way.
     """
     thresholds = gc.get_threshold()
     gc.set_threshold(200_000, thresholds[1], thresholds[2])

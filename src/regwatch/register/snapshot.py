@@ -27,11 +27,9 @@ minute on two processors (bench/snapshot_compare.py).
 
 from __future__ import annotations
 
-import gc
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
@@ -58,7 +56,6 @@ from sqlalchemy import (
     column,
     exists,
     func,
-    insert,
     select,
     table,
     update,
@@ -78,7 +75,14 @@ from regwatch.register.feed import (
     schema_error,
     write_rejects,
 )
-from regwatch.register.mirror import first_open_day, record_from_row, report_day
+from regwatch.register.mirror import (
+    CHANGE_COLUMNS,
+    fewer_collections,
+    first_open_day,
+    note_feed_batch,
+    record_from_row,
+    report_day,
+)
 from regwatch.register.records import GROUP_NAMES, Family, PersonRecord
 from regwatch.register.snapshot_csv import read_rows, row_text
 from regwatch.store.engine import MIRROR_LOCK, lock_for_writing
@@ -86,7 +90,6 @@ from regwatch.store.sql import insert_tuples, stage_codes
 from regwatch.store.tables import (
     CODE,
     change_log,
-    feed_batches,
     personal_codes,
     persons,
 )
@@ -98,16 +101,6 @@ BLOCK_BYTES = 4 << 20  # of a JSON Lines file taken at a time: some 4,500 person
 HELPER_AFTER = 2 * CHUNK  # lines before parsing moves to a helper process
 PARENT_SLOTS = ("spouse", "mother", "father")
 _NO_FAMILY = Family().to_json()  # the stored family of a person without links
-CHANGE_COLUMNS = (
-    "person_id",
-    "recorded_at",
-    "received_at",
-    "day",
-    "kinds",
-    "previous_code",
-    "event_id",
-    "administrative",
-)
 PERSON_COLUMNS = tuple(column.name for column in persons.columns)
 CODE_COLUMNS = ("code", "person_id", "assigned_at", "replaced_at")
 
@@ -267,7 +260,7 @@ def load_snapshot(
     lock_for_writing(conn, MIRROR_LOCK)
     report = SnapshotReport(source=source, full=full, administrative=administrative)
     loader = _Loader(conn, report, recorded_at, received_at, rejects)
-    with _collector_paused():
+    with fewer_collections():
         chunks = _chunks(stream, file_format, source)
         for lines, refused in _prepared(chunks, loader.today, helper_after):
             loader.take(lines, refused)
@@ -283,7 +276,20 @@ def load_snapshot(
         raise loader.problems.refusal(_what(source))
     if full:
         report.missing = _list_missing(conn, missing)
-    _note_batch(conn, report, recorded_at, received_at)
+    note_feed_batch(
+        conn,
+        kind="snapshot",
+        source=report.source,
+        administrative=report.administrative,
+        received_at=received_at,
+        recorded_at=recorded_at,
+        lines=report.lines,
+        applied=report.applied,
+        refused=report.refused,
+        changes=report.changes,
+        new_persons=report.new_persons,
+        missing=report.missing,
+    )
     log.info(
         "snapshot_loaded",
         source=source,
@@ -429,23 +435,6 @@ def _combine(chunk: _Chunk, found: list[tuple[int, int, int, _Prepared]]) -> _Ta
         else:
             lines.append(_Line(numbers[index], chunk, index, start, end, *prepared))
     return lines, refused
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the lines go through.
-
-    The lines make millions of short-lived objects without cycles, which
-    reference counting frees as ever; the collector only rescans each chunk's
-    live ones again and again, a third of the time on a million lines.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _helper_context() -> BaseContext:
@@ -1193,27 +1182,3 @@ def _list_missing(conn: Connection, out: IO[str] | None) -> int:
         if out is not None:
             out.write(code + "\n")
     return count
-
-
-def _note_batch(
-    conn: Connection,
-    report: SnapshotReport,
-    recorded_at: datetime,
-    received_at: datetime,
-) -> None:
-    conn.execute(
-        insert(feed_batches).values(
-            kind="snapshot",
-            source=report.source[:400],
-            administrative=report.administrative,
-            received_at=to_micros(received_at),
-            recorded_at=to_micros(recorded_at),
-            lines=report.lines,
-            applied=report.applied,
-            duplicates=0,
-            refused=report.refused,
-            changes=report.changes,
-            new_persons=report.new_persons,
-            missing=report.missing,
-        )
-    )
