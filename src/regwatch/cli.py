@@ -71,8 +71,6 @@ class _Cli(click.Group):
             raise click.ClickException(f"database error ({where}): {cause}") from None
 
 
-
-
 @click.group(cls=_Cli)
 @click.option(
     "--database",
