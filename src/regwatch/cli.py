@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import typing
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
@@ -69,6 +71,11 @@ class _Cli(click.Group):
             cause = getattr(error, "orig", None) or error
             where = ctx.obj["db"].engine.url.render_as_string(hide_password=True)
             raise click.ClickException(f"database error ({where}): {cause}") from None
+        except OSError as error:
+            # A file given on the command line that cannot be read or written;
+            # the transaction it happened in (if any) has been rolled back.
+            where = f": {error.filename}" if error.filename else ""
+            raise click.ClickException(f"{error.strerror or error}{where}") from None
 
 
 @click.group(cls=_Cli)
@@ -150,9 +157,10 @@ def register_generate(ctx: click.Context, persons: int, seed: int) -> None:
 )
 @click.option(
     "--out",
-    type=click.File("wb"),
+    type=click.File("wb", lazy=False),
     default=None,
-    help="Also write the events to this file, in the format of 'ingest'.",
+    help="Also write the events to this file, in the format of 'ingest' "
+    "(- for standard output; the summary then goes to standard error).",
 )
 @click.pass_context
 def register_simulate(
@@ -172,8 +180,10 @@ def register_simulate(
         summary = simulate(db, days, seed, rate_scale=rate_scale, out=out)
     except (SimulationRefused, FeedRefused) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(_summary_text("simulated", summary))
-    click.echo(f"time now: {format_instant(db.now())}")
+    # With the events on standard output, the summary must not mix into them.
+    to_stderr = out is not None and getattr(out, "name", "") == "<stdout>"
+    click.echo(_summary_text("simulated", summary), err=to_stderr)
+    click.echo(f"time now: {format_instant(db.now())}", err=to_stderr)
 
 
 def _feed_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -191,6 +201,27 @@ def _feed_options(command: Callable[..., None]) -> Callable[..., None]:
         is_flag=True,
         help="A register clean-up: its changes are reported but never charged.",
     )(command)
+
+
+def _open_output(stack: ExitStack, path: str | None) -> TextIO | None:
+    """A text file given on the command line, opened now (and closed by stack)."""
+    if path is None:
+        return None
+    out = stack.enter_context(click.open_file(path, "w", encoding="utf-8"))
+    return typing.cast(TextIO, out)
+
+
+def _not_the_input(file: BinaryIO, path: str | None, option: str) -> None:
+    """Refuse an output path that names the input file: it would be emptied."""
+    name = getattr(file, "name", None)
+    if path is None or path == "-" or not isinstance(name, str):
+        return
+    try:
+        same = os.path.samefile(name, path)
+    except OSError:
+        return  # the output does not exist yet
+    if same:
+        raise click.UsageError(f"{option} {path} is the input file itself")
 
 
 def _source_of(file: BinaryIO) -> str:
@@ -219,21 +250,25 @@ def register_ingest(
     db = _db(ctx)
     source = _source_of(file)
     started = perf_counter()
+    _not_the_input(file, rejects, "--skip-invalid")
     try:
-        with db.write() as conn:
+        with ExitStack() as stack, db.write() as conn:
+            # Opened first, written before the commit: a rejects file that
+            # cannot be written leaves nothing applied.
+            out = _open_output(stack, rejects)
             report = ingest_events(
                 conn,
                 file,
                 source=source,
                 received_at=db.now(conn),
                 administrative=administrative,
-                skip_invalid=rejects is not None,
+                skip_invalid=out is not None,
             )
+            if out is not None:
+                write_rejects(out, report.rejected)
+                out.flush()
     except FeedRefused as refusal:
         raise click.ClickException(str(refusal)) from None
-    if rejects is not None:
-        with click.open_file(rejects, "w", encoding="utf-8") as out:
-            write_rejects(out, report.rejected)
     click.echo(_ingest_text(report, perf_counter() - started))
 
 
@@ -341,14 +376,11 @@ def register_load_snapshot(
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--recorded-at") from None
     source = _source_of(file)
+    _not_the_input(file, rejects, "--skip-invalid")
     db = _db(ctx)
     try:
         with ExitStack() as stack, db.write() as conn:
-            out = None
-            if rejects is not None:
-                out = stack.enter_context(
-                    click.open_file(rejects, "w", encoding="utf-8")
-                )
+            out = _open_output(stack, rejects)
             report = load_snapshot(
                 conn,
                 file,

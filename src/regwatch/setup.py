@@ -9,10 +9,10 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from regwatch.clock import day_of, to_micros
 from regwatch.config import Settings
-from regwatch.monitoring.days import FIRST_DAY_KEY
 from regwatch.monitoring.paging import ensure_token_key
 from regwatch.store.engine import (
     CLOCK_KEY,
+    FIRST_DAY_KEY,
     Database,
     make_engine,
     read_simulated_clock,

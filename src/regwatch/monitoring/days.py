@@ -28,12 +28,17 @@ from regwatch.errors import DayNotPublished, DayOutsideRetention, UnknownDay
 from regwatch.kinds import Kind, from_mask
 from regwatch.monitoring import paging
 from regwatch.monitoring.models import ChangesPage, Customer, PersonChanges
-from regwatch.store.engine import MIRROR_LOCK, Database, lock_for_writing, read_state
+from regwatch.store.engine import (
+    FIRST_DAY_KEY,
+    MIRROR_LOCK,
+    Database,
+    lock_for_writing,
+    read_state,
+)
 from regwatch.store.tables import change_log, day_answers, day_totals, published_days
 
 log = structlog.get_logger(__name__)
 
-FIRST_DAY_KEY = "first_day"
 
 # Joins one day's changes with the lists. The day's changes drive the join
 # (CROSS JOIN fixes SQLite's join order; left to itself it scanned a whole

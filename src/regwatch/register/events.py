@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from regwatch import codes
+from regwatch.clock import day_of
 from regwatch.register.records import (
     GROUP_NAMES,
     Family,
@@ -126,6 +127,24 @@ def _date(data: Mapping[str, Any], key: str) -> str:
         date.fromisoformat(value)
     except ValueError:
         raise EventRefused(f"{key} {value!r} is not a date") from None
+    return value
+
+
+def _in_life(event: RegisterEvent, persons: tuple[PersonRecord, ...], key: str) -> str:
+    """A date of the event's data that must fall in the persons' lives as the
+    register can know them: not before any of their births, and not after the
+    day the register recorded it."""
+    value = _date(event.data, key)
+    when = date.fromisoformat(value)
+    recorded_day = day_of(event.recorded_at)
+    if when > recorded_day:
+        raise EventRefused(f"{key} {value} is after the day it was recorded")
+    for person in persons:
+        if when < person.birth_date:
+            raise EventRefused(
+                f"{key} {value} is before {person.personal_code} was born "
+                f"({person.birth_date.isoformat()})"
+            )
     return value
 
 
@@ -327,7 +346,7 @@ def _birth(workspace: Workspace, event: RegisterEvent) -> None:
 def _death(workspace: Workspace, event: RegisterEvent) -> None:
     (code,) = _the_person(event)
     deceased = _alive(workspace, code)
-    died = _date(event.data, "dateOfDeath")
+    died = _in_life(event, (deceased,), "dateOfDeath")
     deceased.groups["death"] = {"dateOfDeath": died}
     if deceased.family.spouse is not None:
         spouse = workspace.person_by_id(deceased.family.spouse)
@@ -344,7 +363,7 @@ def _marriage(workspace: Workspace, event: RegisterEvent) -> None:
     for record in (a, b):
         if record.groups["maritalStatus"]["status"] == "MARRIED":
             raise EventRefused(f"person {record.personal_code} is already married")
-    married = _date(event.data, "date")
+    married = _in_life(event, (a, b), "date")
     for record, other in ((a, b), (b, a)):
         record.groups["maritalStatus"] = {"status": "MARRIED", "since": married}
         record.family.spouse = other.person_id
@@ -356,7 +375,7 @@ def _divorce(workspace: Workspace, event: RegisterEvent) -> None:
     a, b = workspace.person(a_code), workspace.person(b_code)
     if a.family.spouse != b.person_id or b.family.spouse != a.person_id:
         raise EventRefused(f"{a.personal_code} and {b.personal_code} are not married")
-    divorced = _date(event.data, "date")
+    divorced = _in_life(event, (a, b), "date")
     for record in (a, b):
         record.groups["maritalStatus"] = {"status": "DIVORCED", "since": divorced}
         record.family.spouse = None

@@ -25,7 +25,12 @@ from regwatch.register.changes import kinds_changed
 from regwatch.register.events import EventRefused, RegisterEvent, apply_event
 from regwatch.register.feed import codes_in_data, event_digest
 from regwatch.register.records import Family, PersonRecord
-from regwatch.store.engine import MIRROR_LOCK, lock_for_writing
+from regwatch.store.engine import (
+    FIRST_DAY_KEY,
+    MIRROR_LOCK,
+    lock_for_writing,
+    read_state,
+)
 from regwatch.store.sql import batches, chunks, insert_tuples, update_tuples
 from regwatch.store.tables import (
     change_log,
@@ -66,9 +71,15 @@ def person_row(record: PersonRecord, now_micros: int) -> dict:
 
 
 def first_open_day(conn: Connection) -> date | None:
-    """The first day not yet published, or None when nothing is published."""
+    """The first day a change can still be reported on: the day after the last
+    published one, or the service's first day while nothing is published (a
+    change recorded before the service began is reported on its first day).
+    None only for a database without a first day."""
     last = conn.execute(select(func.max(published_days.c.day))).scalar()
-    return None if last is None else last + timedelta(days=1)
+    if last is not None:
+        return last + timedelta(days=1)
+    first = read_state(conn, FIRST_DAY_KEY)
+    return None if first is None else date.fromisoformat(first)
 
 
 def report_day(recorded_at: datetime, open_day: date | None) -> date:

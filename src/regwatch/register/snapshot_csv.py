@@ -153,12 +153,26 @@ def read_rows(
     """
     undecodable: set[int] = set()
     reader = csv.reader(_text_lines(stream, undecodable))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as error:
+        raise FeedRefused(what, [Problem(1, f"the header row: {error}")], 1) from None
     if header is None:
-        return
+        # An empty file is no snapshot: with --full it would make everyone
+        # of the mirror missing.
+        raise FeedRefused(what, [Problem(1, "the file is empty: no header row")], 1)
     _check_header(header, what)
     start = reader.line_num + 1
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            # A runaway quote, say: the row cannot be read; go on after it.
+            number, start = start, reader.line_num + 1
+            yield number, None, [], f"not a CSV row: {error}"
+            continue
         number, start = start, reader.line_num + 1
         if not cells:
             continue  # a blank line

@@ -20,6 +20,8 @@ from regwatch.config import Settings
 from regwatch.store.tables import service_state
 
 CLOCK_KEY = "simulated_clock"
+# The service's first day: nothing is reported on a day before it.
+FIRST_DAY_KEY = "first_day"
 
 
 def make_engine(url: str) -> Engine:

@@ -97,8 +97,11 @@ def simulate(
                 kind="simulation",
             )
             set_simulated_clock(conn, end)
-        if out is not None:
-            out.write(lines)
+            if out is not None:
+                # Written before the day commits: a file that cannot take the
+                # day leaves the day unrecorded, so file and mirror agree.
+                out.write(lines)
+                out.flush()
         summary.last_day, summary.clock = day, end
         summary.events += recorded.applied
         summary.changes += recorded.changes
