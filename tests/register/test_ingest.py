@@ -199,7 +199,7 @@ def _missing_field(db, person):
 
 def _wrong_format_version(db, person):
     line = with_value(renamed(db, person, 2, "X"), "formatVersion", 2)
-    return line, re.escape("formatVersion must be same as const definition: 1")
+    return line, re.escape("formatVersion must be 1")
 
 
 REFUSALS: dict[str, Callable] = {

@@ -153,13 +153,39 @@ def event_validators() -> tuple[Any, dict[str, Any]]:
 
 
 def schema_error(error: fastjsonschema.JsonSchemaValueException) -> str:
-    """The validator's message, with the JSON path written the usual way."""
+    """The validator's message in plainer words, with the field's JSON path.
+
+    fastjsonschema names the line object ``data``; here it is "the line", and a
+    pattern the schema uses for a known kind of value is named, not quoted.
+    """
+    path = ".".join(str(part) for part in (error.path or [])[1:])
+    where = path or "the line"
+    if error.rule == "const":
+        return f"{where} must be {json.dumps(error.rule_definition)}"
+    names = _pattern_names()
+    if error.rule == "pattern" and error.rule_definition in names:
+        return f"{where} must be {names[error.rule_definition]}"
     message = str(error.message)
     if message.startswith("data."):
         return message[len("data.") :]
-    if message.startswith("data "):  # the line object itself
+    if message.startswith("data "):
         return "the line " + message[len("data ") :]
     return message
+
+
+@cache
+def _pattern_names() -> dict[str, str]:
+    definitions = schema()["definitions"]
+    event = definitions["event"]["properties"]
+    return {
+        definitions["code"]["pattern"]: "a personal code of 11 digits",
+        definitions["date"]["pattern"]: "a date written YYYY-MM-DD",
+        definitions["country"]["pattern"]: "a country code of two capital letters",
+        event["recordedAt"]["pattern"]: "a time with its offset, "
+        "like 2026-11-09T10:15:02+02:00",
+        event["eventId"]["pattern"]: "1 to 80 of A-Z a-z 0-9 . _ : -, "
+        "starting with a letter or digit",
+    }
 
 
 # --- lines ---------------------------------------------------------------------
@@ -385,9 +411,15 @@ def read_event_file(stream: IO[bytes], limit: int | None = PROBLEM_LIMIT) -> Eve
     found = EventFile(source, index, problems)
     source.seek(0)
     offset = 0
-    for number, raw in enumerate(iter(source.readline, b""), start=1):
-        start, offset = offset, offset + len(raw)
+    for number, (size, raw) in enumerate(_bounded_lines(source), start=1):
+        start, offset = offset, offset + size
         found.lines = number
+        if raw is None:
+            source.seek(start)
+            head = line_text(source.read(200))
+            source.seek(offset)
+            problems.add(number, f"line is longer than {MAX_LINE_BYTES} bytes", head)
+            continue
         line = raw.rstrip(b"\r\n")
         if not line.strip():
             continue
@@ -417,6 +449,26 @@ def read_event_file(stream: IO[bytes], limit: int | None = PROBLEM_LIMIT) -> Eve
         )
     index.sort()
     return found
+
+
+def _bounded_lines(source: IO[bytes]) -> Iterator[tuple[int, bytes | None]]:
+    """``(size, line)`` of each line of a file; ``line`` is None for a line
+    longer than MAX_LINE_BYTES, which is skipped through in pieces, so that a
+    stray 300 MB line costs a refusal and not 300 MB of memory."""
+    while True:
+        raw = source.readline(MAX_LINE_BYTES + 2)
+        if not raw:
+            return
+        if len(raw) <= MAX_LINE_BYTES + 1 or raw.endswith(b"\n"):
+            yield len(raw), raw
+            continue
+        size = len(raw)
+        while not raw.endswith(b"\n"):
+            raw = source.readline(1 << 20)
+            if not raw:
+                break
+            size += len(raw)
+        yield size, None
 
 
 def _spooled(stream: IO[bytes]) -> IO[bytes]:
