@@ -21,7 +21,7 @@ import structlog
 from sqlalchemy import Connection
 
 from regwatch.register.events import RegisterEvent
-from regwatch.register.feed import Problem, read_event_file
+from regwatch.register.feed import PROBLEM_LIMIT, Problem, read_event_file
 from regwatch.register.mirror import note_feed_batch, record_stream
 
 log = structlog.get_logger(__name__)
@@ -60,7 +60,7 @@ def ingest_events(
     Raises FeedRefused, listing the problems by line, when a line is refused and
     ``skip_invalid`` is false; the caller's transaction must then roll back.
     """
-    found = read_event_file(stream, limit=None if skip_invalid else 100)
+    found = read_event_file(stream, limit=None if skip_invalid else PROBLEM_LIMIT)
     try:
 
         def refused(event: RegisterEvent, reason: str) -> None:
@@ -93,7 +93,7 @@ def ingest_events(
         changes=summary.changes,
         new_persons=summary.new_persons,
         days=dict(sorted(summary.days.items())),
-        rejected=sorted(problems.listed, key=lambda p: p.line),
+        rejected=problems.listed,
     )
     note_feed_batch(
         conn,
