@@ -191,14 +191,6 @@ def _pattern_names() -> dict[str, str]:
 # --- lines ---------------------------------------------------------------------
 
 
-def numbered_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines with their 1-based numbers; line ends stripped."""
-    for number, raw in enumerate(stream, start=1):
-        line = raw.rstrip(b"\r\n")
-        if line.strip():
-            yield number, line
-
-
 def parse_json_object(line: bytes) -> dict[str, Any]:
     """A line's JSON object; ValueError saying what is wrong otherwise."""
     if len(line) > MAX_LINE_BYTES:
@@ -381,7 +373,13 @@ class EventFile:
     problems: Problems
     lines: int = 0
     repeated_in_file: int = 0  # the same event twice in the file: kept once
+    # Each event id read: its digest and its line (a repeat or a clash is told
+    # apart by the digest; applying reuses it rather than hashing again).
+    seen: dict[str, tuple[str, int]] = field(default_factory=dict)
     _by_id: dict[str, IndexEntry] | None = None
+
+    def digest_of(self, event: RegisterEvent) -> str:
+        return self.seen[event.event_id][0]
 
     def events(self) -> Iterator[RegisterEvent]:
         """The good events in recording order (ties by event id)."""
@@ -406,9 +404,8 @@ def read_event_file(stream: IO[bytes], limit: int | None = PROBLEM_LIMIT) -> Eve
     source = stream if stream.seekable() else _spooled(stream)
     problems = Problems(limit=limit)
     index: list[IndexEntry] = []
-    # Each event id seen: its digest and its line, to tell a repeat from a clash.
-    seen: dict[str, tuple[str, int]] = {}
     found = EventFile(source, index, problems)
+    seen = found.seen
     source.seek(0)
     offset = 0
     for number, (size, raw) in enumerate(_bounded_lines(source), start=1):

@@ -72,6 +72,7 @@ def ingest_events(
             received_at=received_at,
             administrative=administrative,
             on_refused=refused,
+            digest_of=found.digest_of,
         )
     finally:
         if found.source is not stream:

@@ -398,6 +398,7 @@ def record_stream(
     received_at: datetime,
     administrative: bool = False,
     on_refused: Callable[[RegisterEvent, str], None] | None = None,
+    digest_of: Callable[[RegisterEvent], str] = event_digest,
 ) -> RecordingSummary:
     """Record a stream of events, already in recording order, in the mirror.
 
@@ -411,7 +412,9 @@ def record_stream(
     raises EventRefused (the caller's transaction then drops the whole batch);
     with it, the refusal is handed over and the stream goes on. The stream is
     taken CHUNK events at a time, so that a clean-up day of hundreds of
-    thousands of events goes through in bounded memory.
+    thousands of events goes through in bounded memory. ``digest_of`` gives an
+    event's content digest; a reader that hashed the lines already passes its
+    own lookup.
     """
     lock_for_writing(conn, MIRROR_LOCK)
     if conn.dialect.name == "sqlite":
@@ -419,7 +422,7 @@ def record_stream(
         # default 2 MB page cache they spill to the WAL over and over. The
         # cache grows only as pages are used, so small feeds cost nothing.
         conn.exec_driver_sql(f"PRAGMA cache_size = -{WRITE_CACHE_KIB}")
-    batch = _Batch(conn, to_micros(received_at), administrative, on_refused)
+    batch = _Batch(conn, to_micros(received_at), administrative, on_refused, digest_of)
     previous: tuple[datetime, str] | None = None
     with fewer_collections():
         for part in batches(events, CHUNK):
@@ -471,8 +474,10 @@ class _Batch:
         received: int,
         administrative: bool,
         on_refused: Callable[[RegisterEvent, str], None] | None,
+        digest_of: Callable[[RegisterEvent], str],
     ) -> None:
         self.conn = conn
+        self.digest_of = digest_of
         self.received = received
         self.administrative = administrative
         self.on_refused = on_refused
@@ -536,7 +541,7 @@ class _Batch:
                     e.type.value,
                     to_micros(e.recorded_at),
                     self.received,
-                    event_digest(e),
+                    self.digest_of(e),
                 )
                 for e in applied
             ],
@@ -567,7 +572,7 @@ class _Batch:
                 fresh.append(event)
                 continue
             digest = known[event.event_id]
-            if digest is None or digest == event_digest(event):
+            if digest is None or digest == self.digest_of(event):
                 self.summary.duplicates += 1
             else:
                 self.refuse(
