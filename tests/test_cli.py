@@ -14,8 +14,8 @@ def run(env, *args):
     return result
 
 
-def test_an_operator_session_from_init_to_publish(tmp_path):
-    env = {"REGWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+def test_an_operator_session_from_init_to_publish(databases):
+    env = {"REGWATCH_DATABASE_URL": databases.empty()}
 
     assert (
         "simulated clock" in run(env, "init", "--simulated-clock", "2026-11-02").output
@@ -54,8 +54,8 @@ def test_an_operator_session_from_init_to_publish(tmp_path):
     )
 
 
-def test_bad_input_gets_a_clear_message(tmp_path):
-    env = {"REGWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+def test_bad_input_gets_a_clear_message(databases):
+    env = {"REGWATCH_DATABASE_URL": databases.empty()}
     run(env, "init")
     result = CliRunner().invoke(
         main, ["customers", "add", "X", "--kinds", "NAMES"], env=env
@@ -69,7 +69,7 @@ def test_bad_input_gets_a_clear_message(tmp_path):
     assert "give a date" in result.output
 
 
-def test_a_missing_or_uninitialised_database_is_a_one_line_error(tmp_path):
+def test_a_missing_sqlite_file_is_a_one_line_error(tmp_path):
     missing = {"REGWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'nothing.db'}"}
     result = CliRunner().invoke(main, ["days", "publish"], env=missing)
     assert result.exit_code == 1

@@ -23,9 +23,9 @@ from regwatch.store.tables import change_log
 
 
 @pytest.fixture
-def operator(tmp_path):
+def operator(databases):
     """An initialised database on the simulated clock, at 06:00 on its first day."""
-    env = {"REGWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    env = {"REGWATCH_DATABASE_URL": databases.empty()}
     assert run(env, "init", "--simulated-clock", "2026-11-02").exit_code == 0
     db = open_database(Settings(database_url=env["REGWATCH_DATABASE_URL"]))
     move_clock(db, START + timedelta(hours=6))

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from regwatch.cli import main
+from testdb import Databases
 
 RECORDED = "2026-11-02T10:00:00+02:00"
 
@@ -20,15 +21,15 @@ def run(env: dict[str, str], *args: str, stdin: bytes | None = None) -> Result:
     )
 
 
-def database(tmp_path: Path, name: str) -> dict[str, str]:
-    env = {"REGWATCH_DATABASE_URL": f"sqlite:///{tmp_path / name}"}
+def database(databases: Databases) -> dict[str, str]:
+    env = {"REGWATCH_DATABASE_URL": databases.empty()}
     assert run(env, "init", "--simulated-clock", "2026-11-02").exit_code == 0
     return env
 
 
 @pytest.fixture
-def mirror(tmp_path: Path) -> dict[str, str]:
-    env = database(tmp_path, "mirror.db")
+def mirror(databases: Databases) -> dict[str, str]:
+    env = database(databases)
     assert run(env, "register", "generate", "--persons", "300").exit_code == 0
     return env
 
@@ -40,11 +41,11 @@ def export(env: dict[str, str], path: Path, file_format: str = "jsonl") -> str:
 
 
 def test_an_export_goes_into_an_empty_mirror_and_comes_out_the_same(
-    mirror: dict[str, str], tmp_path: Path
+    mirror: dict[str, str], tmp_path: Path, databases: Databases
 ) -> None:
     written = export(mirror, tmp_path / "persons.csv", "csv")
     assert written.startswith("personalCode,previousCodes,sex,")
-    empty = database(tmp_path, "empty.db")
+    empty = database(databases)
 
     result = run(
         empty,

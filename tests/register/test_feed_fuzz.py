@@ -191,10 +191,9 @@ def rows(db: Database) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture(scope="module")
-def mirror(tmp_path_factory):
+def mirror(databases):
     """Three persons, the valid lines about them, and every row as it stands."""
-    path = tmp_path_factory.mktemp("fuzz") / "mirror.db"
-    db = open_database(Settings(database_url=f"sqlite:///{path}"))
+    db = open_database(Settings(database_url=databases.migrated("mirror")))
     initialise(db, simulated_clock=START)
     man = add_person(db, sex="M", born=date(1980, 5, 17))
     woman = add_person(db, sex="F", born=date(1982, 1, 9), surname="Petraitytė")
@@ -533,10 +532,9 @@ def test_the_valid_lines_of_the_corpus_apply_together(mirror):
 
 
 @pytest.fixture(scope="module")
-def planned_events(tmp_path_factory):
+def planned_events(databases):
     """Two days of events the simulator plans for a small generated register."""
-    path = tmp_path_factory.mktemp("planned") / "register.db"
-    db = open_database(Settings(database_url=f"sqlite:///{path}"))
+    db = open_database(Settings(database_url=databases.migrated("planned")))
     initialise(db, simulated_clock=START)
     generate_register(db, 1_500, 4, start=START)
     planned = []

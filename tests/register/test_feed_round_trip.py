@@ -4,7 +4,6 @@ makes the same mirror and the same change log."""
 from __future__ import annotations
 
 import io
-import shutil
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -29,25 +28,24 @@ DAYS = 4
 RATE_SCALE = 60  # a few hundred events a day from a register this small
 
 
-def database(path) -> Database:
-    return open_database(Settings(database_url=f"sqlite:///{path}"))
+def database(url: str) -> Database:
+    return open_database(Settings(database_url=url))
 
 
 @pytest.fixture(scope="module")
-def mirrors(tmp_path_factory):
+def mirrors(databases):
     """Copies of one generated register: the first simulated for DAYS days, the
     others fed the event file that the simulation wrote, whole or a day at a
     time (as the simulation itself takes it in)."""
-    folder = tmp_path_factory.mktemp("round-trip")
-    template = folder / "template.db"
+    template = databases.migrated("template")
     db = database(template)
     initialise(db, simulated_clock=START)
     generate_register(db, PERSONS, SEED, start=START)
     db.engine.dispose()
-    copies = {}
-    for name in ("simulated", "whole", "daily"):
-        shutil.copy(template, folder / f"{name}.db")
-        copies[name] = database(folder / f"{name}.db")
+    copies = {
+        name: database(databases.copy(template, name))
+        for name in ("simulated", "whole", "daily")
+    }
     simulated = copies["simulated"]
 
     written = io.BytesIO()

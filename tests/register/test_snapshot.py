@@ -53,6 +53,7 @@ from regwatch.store.tables import (
     personal_codes,
     persons,
 )
+from testdb import Databases
 
 RECORDED = datetime(2026, 11, 2, 10, 0, tzinfo=VILNIUS)
 CODE_REPLACED = EventType.CODE_REPLACED
@@ -122,15 +123,15 @@ def export_csv(db: Database) -> str:
     return out.getvalue()
 
 
-def fresh_database(path: Path) -> Database:
-    database = open_database(Settings(database_url=f"sqlite:///{path}"))
+def fresh_database(databases: Databases) -> Database:
+    database = open_database(Settings(database_url=databases.migrated()))
     initialise(database, simulated_clock=START)
     return database
 
 
 @pytest.fixture
-def empty_db(tmp_path: Path) -> Any:
-    database = fresh_database(tmp_path / "empty.db")
+def empty_db(databases: Databases) -> Any:
+    database = fresh_database(databases)
     yield database
     database.engine.dispose()
 
@@ -651,7 +652,7 @@ def test_the_round_trip_with_a_helper_process(
     register: Database,
     empty_db: Database,
     monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    databases: Databases,
 ) -> None:
     monkeypatch.setattr(snapshot, "BLOCK_BYTES", 100_000)
     monkeypatch.setattr(snapshot, "CHUNK", 100)
@@ -665,7 +666,7 @@ def test_the_round_trip_with_a_helper_process(
     assert compared.unchanged == compared.lines
 
     as_csv = export_csv(register)
-    other = fresh_database(tmp_path / "from-csv.db")
+    other = fresh_database(databases)
     load(other, as_csv.encode(), file_format="csv", full=True, helper_after=0)
     assert export_csv(other) == as_csv
     other.engine.dispose()

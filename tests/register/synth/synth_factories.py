@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -26,9 +25,9 @@ START = datetime(2026, 3, 2, 9, 30, tzinfo=VILNIUS)  # a Monday morning
 TODAY = day_of(START)
 
 
-def new_database(path: Path, clock: datetime | None = START) -> Database:
-    """An empty mirror in a SQLite file, on a simulated clock unless None."""
-    engine = make_engine(f"sqlite:///{path}")
+def new_database(url: str, clock: datetime | None = START) -> Database:
+    """An empty mirror at ``url``, on a simulated clock unless None."""
+    engine = make_engine(url)
     metadata.create_all(engine)
     if clock is not None:
         with engine.begin() as conn:
@@ -41,9 +40,9 @@ def new_database(path: Path, clock: datetime | None = START) -> Database:
 
 
 def generated_database(
-    path: Path, persons_wanted: int = 3_000, seed: int = 7
+    url: str, persons_wanted: int = 3_000, seed: int = 7
 ) -> Database:
-    db = new_database(path)
+    db = new_database(url)
     generate_register(db, persons_wanted, seed, start=START)
     return db
 

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -22,7 +22,7 @@ from regwatch.clock import VILNIUS, day_of, day_start, from_micros, to_micros
 from regwatch.kinds import from_mask
 from regwatch.register.events import EventType
 from regwatch.register.synth import SimulationRefused, generate_register, simulate
-from regwatch.register.synth.activity import day_rng, plan_day
+from regwatch.register.synth.activity import SimulationSummary, day_rng, plan_day
 from regwatch.register.synth.rates import RATES, is_holiday
 from regwatch.register.synth.sources import calibration
 from regwatch.store.engine import Database, make_engine, read_simulated_clock
@@ -33,25 +33,24 @@ WEEK_SCALE = 40
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    """A generated register on disk, copied by the tests that change it."""
-    path = tmp_path_factory.mktemp("template") / "register.db"
-    generated_database(path, PERSONS).engine.dispose()
-    return path
+def template(databases):
+    """A generated register, copied by the tests that change it (its URL)."""
+    url = databases.empty("template")
+    generated_database(url, PERSONS).engine.dispose()
+    return url
 
 
-def copy_of(template, tmp_path, name: str = "copy.db") -> Database:
-    target = tmp_path / name
-    shutil.copy(template, target)
-    return Database(make_engine(f"sqlite:///{target}"))
+def copy_of(databases, template: str) -> Database:
+    return Database(make_engine(databases.copy(template)))
 
 
 @pytest.fixture(scope="module")
-def week(template, tmp_path_factory):
+def week(template, databases) -> Iterator[tuple[Database, SimulationSummary]]:
     """The template after a simulated week (Monday 2 - Sunday 8 March 2026)."""
-    db = copy_of(template, tmp_path_factory.mktemp("week"))
+    db = copy_of(databases, template)
     summary = simulate(db, 7, 3, rate_scale=WEEK_SCALE)
-    return db, summary
+    yield db, summary
+    db.engine.dispose()
 
 
 def _kinds_by_day(db: Database) -> dict[date, Counter]:
@@ -90,8 +89,8 @@ def test_events_come_after_the_starting_clock_and_within_their_days(week):
     assert max(recorded) < end
 
 
-def test_a_day_of_23_hours_ends_at_its_own_midnight(tmp_path):
-    db = new_database(tmp_path / "dst.db", datetime(2026, 3, 28, 10, tzinfo=VILNIUS))
+def test_a_day_of_23_hours_ends_at_its_own_midnight(databases):
+    db = new_database(databases.empty(), datetime(2026, 3, 28, 10, tzinfo=VILNIUS))
     generate_register(db, 500, 1, start=datetime(2026, 3, 28, 10, tzinfo=VILNIUS))
     simulate(db, 2, 1, rate_scale=50)  # Sunday 29 March has no 03:00
     with db.read() as conn:
@@ -105,15 +104,15 @@ def test_a_day_of_23_hours_ends_at_its_own_midnight(tmp_path):
     assert max(recorded) < to_micros(clock)
 
 
-def test_simulate_refuses_a_database_on_the_wall_clock(tmp_path):
-    db = new_database(tmp_path / "wall.db", clock=None)
+def test_simulate_refuses_a_database_on_the_wall_clock(databases):
+    db = new_database(databases.empty(), clock=None)
     generate_register(db, 50, 1, start=START)
     with pytest.raises(SimulationRefused, match="simulated clock"):
         simulate(db, 1, 1)
 
 
-def test_progress_is_told_each_day_and_its_events(template, tmp_path):
-    db = copy_of(template, tmp_path)
+def test_progress_is_told_each_day_and_its_events(template, databases):
+    db = copy_of(databases, template)
     told: list[tuple[date, int]] = []
     summary = simulate(
         db, 3, 5, rate_scale=10, progress=lambda d, n: told.append((d, n))
@@ -125,24 +124,24 @@ def test_progress_is_told_each_day_and_its_events(template, tmp_path):
 # --- reproducibility ------------------------------------------------------------------
 
 
-def test_the_same_seed_on_the_same_register_records_the_same_days(template, tmp_path):
-    first = copy_of(template, tmp_path, "a.db")
-    second = copy_of(template, tmp_path, "b.db")
+def test_the_same_seed_on_the_same_register_records_the_same_days(template, databases):
+    first = copy_of(databases, template)
+    second = copy_of(databases, template)
     simulate(first, 2, 9, rate_scale=20)
     simulate(second, 2, 9, rate_scale=20)
     assert dump(first) == dump(second)
 
 
-def test_another_seed_records_other_events(template, tmp_path):
-    first = copy_of(template, tmp_path, "a.db")
-    second = copy_of(template, tmp_path, "b.db")
+def test_another_seed_records_other_events(template, databases):
+    first = copy_of(databases, template)
+    second = copy_of(databases, template)
     simulate(first, 1, 1, rate_scale=20)
     simulate(second, 1, 2, rate_scale=20)
     assert dump(first)["change_log"] != dump(second)["change_log"]
 
 
-def test_plan_day_writes_nothing_and_plans_the_same_events_twice(template, tmp_path):
-    db = copy_of(template, tmp_path)
+def test_plan_day_writes_nothing_and_plans_the_same_events_twice(template, databases):
+    db = copy_of(databases, template)
     before = dump(db)
     with db.read() as conn:
         first = plan_day(conn, TODAY, day_rng(4, TODAY), seed=4, rate_scale=30)
@@ -215,7 +214,7 @@ def test_most_events_are_recorded_in_office_hours(week):
 
 
 def test_the_rate_scale_multiplies_the_events_of_a_day(template):
-    engine = make_engine(f"sqlite:///{template}")
+    engine = make_engine(template)
     with Database(engine).read() as conn:
         small = plan_day(conn, TODAY, day_rng(6, TODAY), seed=6, rate_scale=5)
         large = plan_day(conn, TODAY, day_rng(6, TODAY), seed=6, rate_scale=40)
@@ -269,7 +268,7 @@ def test_lithuanian_public_holidays_are_known():
 @pytest.fixture(scope="module")
 def busy_day(template):
     """One planned day at a high rate, with the register it was planned on."""
-    engine = make_engine(f"sqlite:///{template}")
+    engine = make_engine(template)
     db = Database(engine)
     with db.read() as conn:
         events = plan_day(conn, TODAY, day_rng(8, TODAY), seed=8, rate_scale=120)
@@ -422,7 +421,7 @@ def test_photos_are_taken_of_the_living_in_the_days_before(busy_day):
 
 
 def test_corrections_replace_one_group_with_a_value_that_differs(template):
-    engine = make_engine(f"sqlite:///{template}")
+    engine = make_engine(template)
     db = Database(engine)
     with db.read() as conn:
         events = [

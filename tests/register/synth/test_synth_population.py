@@ -24,9 +24,9 @@ PERSONS = 4_000
 
 
 @pytest.fixture(scope="module")
-def register(tmp_path_factory) -> dict[int, PersonRecord]:
+def register(databases) -> dict[int, PersonRecord]:
     """One generated register, read back, for the tests that only look."""
-    db = generated_database(tmp_path_factory.mktemp("register") / "r.db", PERSONS)
+    db = generated_database(databases.empty(), PERSONS)
     try:
         return records(db)
     finally:
@@ -37,15 +37,15 @@ def _living(register: dict[int, PersonRecord]) -> list[PersonRecord]:
     return [r for r in register.values() if r.died_on is None]
 
 
-def test_the_same_seed_generates_the_same_register(tmp_path):
-    first = generated_database(tmp_path / "a.db", 1_500, seed=11)
-    second = generated_database(tmp_path / "b.db", 1_500, seed=11)
+def test_the_same_seed_generates_the_same_register(databases):
+    first = generated_database(databases.empty(), 1_500, seed=11)
+    second = generated_database(databases.empty(), 1_500, seed=11)
     assert dump(first) == dump(second)
 
 
-def test_another_seed_generates_another_register(tmp_path):
-    first = generated_database(tmp_path / "a.db", 500, seed=1)
-    second = generated_database(tmp_path / "b.db", 500, seed=2)
+def test_another_seed_generates_another_register(databases):
+    first = generated_database(databases.empty(), 500, seed=1)
+    second = generated_database(databases.empty(), 500, seed=2)
     assert dump(first)["persons"] != dump(second)["persons"]
 
 
@@ -53,16 +53,16 @@ def test_generation_writes_the_persons_asked_for_with_ids_from_one(register):
     assert sorted(register) == list(range(1, PERSONS + 1))
 
 
-def test_generation_refuses_a_mirror_that_already_holds_persons(tmp_path):
-    db = generated_database(tmp_path / "r.db", 100)
+def test_generation_refuses_a_mirror_that_already_holds_persons(databases):
+    db = generated_database(databases.empty(), 100)
     before = dump(db)
     with pytest.raises(GenerationRefused, match="not empty"):
         generate_register(db, 100, 1, start=START)
     assert dump(db) == before
 
 
-def test_generation_writes_nothing_to_the_change_log(tmp_path):
-    db = generated_database(tmp_path / "r.db", 300)
+def test_generation_writes_nothing_to_the_change_log(databases):
+    db = generated_database(databases.empty(), 300)
     with db.read() as conn:
         assert conn.execute(select(func.count()).select_from(change_log)).scalar() == 0
 
@@ -77,8 +77,8 @@ def test_every_personal_code_is_valid_unique_and_tells_birth_date_and_sex(regist
     assert len(seen) == len(register)
 
 
-def test_each_person_has_one_code_row_assigned_at_birth(tmp_path):
-    db = generated_database(tmp_path / "r.db", 500)
+def test_each_person_has_one_code_row_assigned_at_birth(databases):
+    db = generated_database(databases.empty(), 500)
     people = records(db)
     with db.read() as conn:
         rows = conn.execute(select(personal_codes)).all()
