@@ -98,6 +98,9 @@ def main(ctx: click.Context, database: str) -> None:
             f"cannot use the database URL {database!r}: {error}"
         ) from None
     ctx.obj = {"settings": settings, "db": db}
+    # Close the pool's connections when the command ends, rather than leaving
+    # PostgreSQL to log each one as dropped.
+    ctx.call_on_close(db.engine.dispose)
 
 
 @main.command()
@@ -535,15 +538,34 @@ def customers_add(
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="API processes sharing the one address. Run several on PostgreSQL: "
+    "SQLite allows them, but lets only one of them write at a time.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Serve the SOAP web service at /soap (WSDL at /soap?wsdl)."""
-    import uvicorn
+    from regwatch.api.server import serve as serve_api
 
-    from regwatch.api.app import create_app
-
-    click.echo(f"serving http://{host}:{port}/soap (WSDL at /soap?wsdl); Ctrl-C stops")
-    uvicorn.run(create_app(_db(ctx)), host=host, port=port, log_config=None)
+    db = _db(ctx)
+    # Checked, and let go: each API process opens its own engine.
+    db.engine.dispose()
+    if workers > 1 and db.engine.dialect.name == "sqlite":
+        click.echo(
+            f"note: {workers} workers on SQLite take turns to write; "
+            "PostgreSQL is the database for several workers",
+            err=True,
+        )
+    processes = f"{workers} worker processes" if workers > 1 else "one process"
+    click.echo(
+        f"serving http://{host}:{port}/soap (WSDL at /soap?wsdl) in {processes}; "
+        "Ctrl-C stops"
+    )
+    serve_api(ctx.obj["settings"], host, port, workers)
 
 
 @main.command()

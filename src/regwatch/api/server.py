@@ -1,4 +1,5 @@
-"""A real HTTP server in a background thread, for tests and the demo.
+"""Running the API over HTTP: the processes of ``regwatch serve``, and one server
+in a background thread for tests and the demo.
 
 Real SOAP clients (zeep and the like) talk HTTP, not ASGI, so a test of the
 contract as they see it needs a socket.
@@ -6,16 +7,79 @@ contract as they see it needs a socket.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
+import structlog
 import uvicorn
+from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
+from regwatch import logs
+from regwatch.api.app import create_app
+from regwatch.config import Settings
+from regwatch.setup import open_database
+from regwatch.store.engine import Database
+
+# What uvicorn imports in each API process to build its app.
+WORKER_APP = "regwatch.api.server:worker_app"
+
 _START_TIMEOUT = 10.0
+
+log = structlog.get_logger("regwatch.api")
+
+
+def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+    """Serve the API on ``host:port`` in ``workers`` processes until stopped.
+
+    One worker runs in this process. With more, uvicorn's supervisor binds the
+    socket once and starts that many fresh interpreters (spawned, not forked)
+    that accept from it; it replaces a worker that dies, and on SIGINT or
+    SIGTERM stops them all and waits for each to finish its requests.
+    """
+    # Each worker reads its settings from the environment, as every process of
+    # the service does; the one setting the command line may have overridden is
+    # handed down the same way.
+    os.environ["REGWATCH_DATABASE_URL"] = settings.database_url
+    uvicorn.run(
+        WORKER_APP,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        lifespan="on",
+        log_config=None,  # regwatch's own structured logs, set up in the worker
+    )
+
+
+def worker_app() -> Starlette:
+    """The app of one API process, built inside that process.
+
+    The engine, and with it the connection pool, is opened here, in the process
+    that uses it: connections carried into another process would share their
+    sockets with it, and two processes talking over one connection corrupt it.
+    """
+    logs.configure()
+    app = create_app(open_database(Settings.from_env()))
+    app.router.lifespan_context = _worker_lifespan
+    return app
+
+
+@asynccontextmanager
+async def _worker_lifespan(app: Starlette) -> AsyncIterator[None]:
+    db: Database = app.state.db
+    log.info("api_worker_started", pid=os.getpid())
+    try:
+        yield
+    finally:
+        # Close the pool's connections politely rather than dropping them when
+        # the process ends (PostgreSQL would log each as a broken connection).
+        db.engine.dispose()
+        log.info("api_worker_stopped", pid=os.getpid())
 
 
 @contextmanager

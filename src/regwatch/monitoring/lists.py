@@ -62,6 +62,7 @@ def load_clients(
     fingerprint = requests.digest(OPERATION, list(add), list(remove))
 
     with db.write() as conn:
+        _take_turn(conn, customer.customer_id)
         now = db.now(conn)
         if request_id is not None:
             earlier = requests.claim(
@@ -69,7 +70,7 @@ def load_clients(
             )
             if not earlier.new:
                 log.info("clients_load_repeated", customer_id=customer.customer_id)
-                return _result_from_json(earlier.answer)
+                return _result_from_json(earlier.answer, add, remove)
         result = _apply(conn, customer, add, remove, now)
         if request_id is not None:
             requests.store_answer(
@@ -81,6 +82,29 @@ def load_clients(
         **{outcome.value.lower(): n for outcome, n in result.counts.items()},
     )
     return result
+
+
+def _take_turn(conn: Connection, customer_id: str) -> None:
+    """Make the LoadClients calls of one customer run one after the other.
+
+    Two calls deciding from the same list at once would both find a person not
+    listed and both add it (the second insert then breaks the unique key of
+    open stays: an IntegrityError for its caller), or one would remove a stay
+    the other has just answered ALREADY_ON_LIST for. Skipping duplicate rows
+    (ON CONFLICT DO NOTHING) would keep the list right but tell both callers
+    ADDED; retrying on a unique violation would work, but the calls queue on the
+    customer's row anyway (its list_version), so queuing there from the start
+    costs only the overlap of their reads and gives every caller the answer of
+    some serial order, with no retry loop. Taken before the clock is read, so
+    that the times stamped on the list follow the same order. On SQLite the
+    write transaction (BEGIN IMMEDIATE) has already done this; FOR UPDATE is
+    left out there.
+    """
+    conn.execute(
+        select(customers.c.list_version)
+        .where(customers.c.customer_id == customer_id)
+        .with_for_update()
+    )
 
 
 def _apply(
@@ -203,23 +227,51 @@ def _list_version(conn: Connection, customer_id: str) -> int:
     )
 
 
+# The stored answer of a call with a requestId. A repeat carries the same codes
+# in the same order (its digest matched), so the answer keeps one letter per
+# code for the outcome and only those current codes that differ from the code
+# sent: for a call of 100,000 codes that is some 100 kB of JSON instead of
+# several MB to build, compress and store inside the call's transaction.
+_OUTCOME_LETTERS = {outcome: str(n) for n, outcome in enumerate(Outcome)}
+_LETTER_OUTCOMES = {letter: outcome for outcome, letter in _OUTCOME_LETTERS.items()}
+
+
 def _result_to_json(result: LoadResult) -> dict:
     return {
-        "results": [
-            [r.personal_code, r.outcome.value, r.current_code] for r in result.results
-        ],
-        "counts": {outcome.value: n for outcome, n in result.counts.items()},
+        "outcomes": "".join(_OUTCOME_LETTERS[r.outcome] for r in result.results),
+        "current": {
+            str(n): r.current_code
+            for n, r in enumerate(result.results)
+            if r.current_code is not None and r.current_code != r.personal_code
+        },
+        "resolved": "".join(
+            "1" if r.current_code is not None else "0" for r in result.results
+        ),
     }
 
 
-def _result_from_json(data: dict) -> LoadResult:
-    return LoadResult(
-        [
+def _result_from_json(
+    data: dict, add: Sequence[str], remove: Sequence[str]
+) -> LoadResult:
+    if "results" in data:  # stored before answers were kept compact
+        results = [
             CodeResult(code, Outcome(outcome), current)
             for code, outcome, current in data["results"]
-        ],
-        {Outcome(name): n for name, n in data["counts"].items()},
-    )
+        ]
+    else:
+        current = data["current"]
+        results = [
+            CodeResult(
+                sent,
+                _LETTER_OUTCOMES[letter],
+                current.get(str(n), sent) if resolved == "1" else None,
+            )
+            for n, (sent, letter, resolved) in enumerate(
+                zip([*add, *remove], data["outcomes"], data["resolved"], strict=True)
+            )
+        ]
+    counts = Counter(result.outcome for result in results)
+    return LoadResult(results, {outcome: counts[outcome] for outcome in Outcome})
 
 
 def list_clients(
