@@ -44,7 +44,7 @@ from regwatch.register.synth.names import (
 from regwatch.register.synth.places import AddressBook, address_book
 from regwatch.store import tables
 from regwatch.store.engine import Database
-from regwatch.store.sql import insert_tuples
+from regwatch.store.sql import analyse, insert_tuples
 
 BATCH_SIZE = 10_000
 YEAR = 365.2425
@@ -171,6 +171,9 @@ def generate_register(
             _insert(conn, tables.personal_codes, code_rows)
             _count(batch, summary)
             next_id += size
+        # The planner must see millions of rows, not the empty tables it last
+        # looked at, before the first join against them.
+        analyse(conn, tables.persons.name, tables.personal_codes.name)
     return summary
 
 
@@ -184,9 +187,7 @@ def _require_empty(conn: Connection) -> None:
 
 
 def _insert(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows given as tuples in the table's column order."""
-    # TODO: PostgreSQL would load several times faster with COPY (psycopg's
-    # cursor.copy), as measured in FINDINGS.md; executemany is the portable path.
+    """Insert rows given as tuples in the table's column order (COPY on PostgreSQL)."""
     insert_tuples(conn, table, [column.name for column in table.columns], rows)
 
 
