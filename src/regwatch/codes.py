@@ -44,6 +44,10 @@ _FIRST_YEAR_OF_CENTURY = {
     "6": 2000,
 }
 _CENTURY_DIGIT = {1800: 1, 1900: 3, 2000: 5}
+# The centuries ``accepted`` settles without the full check: no warnings there.
+_FAST_CENTURY = {
+    digit: year for digit, year in _FIRST_YEAR_OF_CENTURY.items() if year >= 1900
+}
 
 # Unicode's White_Space property, spelled out. Python's str.strip() would also
 # drop the control characters U+001C..U+001F; no person types those around a
@@ -160,6 +164,33 @@ def check_code(text: str, today: datetime.date) -> CodeCheck:
     if first == EXCEPTION_DIGIT:
         return CodeCheck(code=code, rejection=None, message="")
     return _check_birth_date(code, today)
+
+
+def accepted(text: str, today: datetime.date) -> str | None:
+    """The code ``check_code`` would accept the text as, or None if it refuses it.
+
+    The same answer, several times faster for the common case: a bare code of a
+    person born on a full date in 1900-2099 is settled here in a few steps;
+    anything else (white space around it, a 00 part, the 1800s, an exception
+    code, any refusal) goes through ``check_code``. A LoadClients call of
+    100,000 codes spends most of its Python time here.
+    """
+    if len(text) == CODE_LENGTH and text.isascii() and text.isdigit():
+        first = text[0]
+        month, day = int(text[3:5]), int(text[5:7])
+        if first in _FAST_CENTURY and month and day:
+            total = sum(map(operator.mul, map(int, text[:10]), _FIRST_WEIGHTS)) % 11
+            if total != 10 and int(text[10]) == total:
+                try:
+                    born = datetime.date(
+                        _FAST_CENTURY[first] + int(text[1:3]), month, day
+                    )
+                except ValueError:
+                    born = None
+                if born is not None and born <= today:
+                    return text
+    checked = check_code(text, today)
+    return checked.code if checked.valid else None
 
 
 def is_valid(text: str, today: datetime.date) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 
 import structlog
 from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, update
@@ -115,7 +115,7 @@ def _apply(
     now: datetime,
 ) -> LoadResult:
     today = day_of(now)
-    normal = {sent: _valid_code(sent, today) for sent in (*add, *remove)}
+    normal = {sent: codes.accepted(sent, today) for sent in (*add, *remove)}
     known = _resolve(conn, customer.customer_id, normal.values())
 
     results: list[CodeResult] = []
@@ -148,11 +148,6 @@ def _apply(
     _write(conn, customer.customer_id, to_add, to_close, to_micros(now))
     counts = Counter(result.outcome for result in results)
     return LoadResult(results, {outcome: counts[outcome] for outcome in Outcome})
-
-
-def _valid_code(text: str, today: date) -> str | None:
-    check = codes.check_code(text, today)
-    return check.code if check.valid else None
 
 
 # Every staged code that names a person (by its current or an earlier code),
