@@ -13,7 +13,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import structlog
-from sqlalchemy import Connection, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 
 from regwatch import codes
 from regwatch.clock import day_of, from_micros, to_micros
@@ -269,6 +280,27 @@ def _result_from_json(
     return LoadResult(results, {outcome: counts[outcome] for outcome in Outcome})
 
 
+def _after_entry(conn: Connection, customer_id: str, after: int) -> ColumnElement:
+    """The customer's entries past ``after``, put so that each planner reads
+    them from the (customer_id, entry_id) index and nowhere else.
+
+    PostgreSQL, given ``entry_id > after``, preferred the primary key: it walks
+    entry ids in order and filters out other customers' entries. Lists loaded
+    side by side interleave, so with one customer of 3,000,000 and ten of
+    300,000 (bench/national.py) a page of 10,000 read past some 770,000 others'
+    rows, 245 ms a page (EXPLAIN ANALYZE). As a row comparison on the index's
+    own columns the bound is an index condition there only: 10,000 rows read.
+    SQLite cannot take a row comparison as a range on that index and would read
+    the list from its start every page, so it keeps the plain bound, which it
+    already uses with the customer as the index's prefix.
+    """
+    if conn.dialect.name == "postgresql":
+        return tuple_(list_entries.c.customer_id, list_entries.c.entry_id) > tuple_(
+            customer_id, after
+        )
+    return list_entries.c.entry_id > after
+
+
 def list_clients(
     db: Database,
     customer: Customer,
@@ -312,7 +344,7 @@ def list_clients(
                 persons.c.died_on,
             )
             .join(persons, persons.c.person_id == list_entries.c.person_id)
-            .where(listed_then, list_entries.c.entry_id > after)
+            .where(listed_then, _after_entry(conn, customer.customer_id, after))
             .order_by(list_entries.c.entry_id)
             .limit(size + 1)
         ).all()
