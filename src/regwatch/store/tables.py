@@ -172,6 +172,15 @@ list_entries = Table(
         sqlite_where=Column("removed_at").is_(None),
         postgresql_where=Column("removed_at").is_(None),
     ),
+    # Closed stays only: few, and what publishing asks for when it picks the
+    # code a person was loaded under (a person with more than one stay).
+    Index(
+        "ix_list_entries_closed",
+        "customer_id",
+        "person_id",
+        sqlite_where=Column("removed_at").is_not(None),
+        postgresql_where=Column("removed_at").is_not(None),
+    ),
 )
 
 api_requests = Table(
