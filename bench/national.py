@@ -822,23 +822,29 @@ def run(
             )
 
         print("reading pages", flush=True)
-        times, _ = read_pages(base, largest, clean_up, args.pages, args.page_size)
-        plain_times = plain_pages(
-            db, largest.customer_id, clean_up, len(times), args.page_size
-        )
-        p95, plain_p95 = percentile(times, 0.95), percentile(plain_times, 0.95)
-        report.add(
-            Row(
-                f"GetClientsDataChanges, {len(times)} pages of {args.page_size:,}",
-                f"p50 {statistics.median(times) * 1000:.0f} ms, "
-                f"p95 {p95 * 1000:.0f} ms",
-                f"p50 {statistics.median(plain_times) * 1000:.1f} ms, "
-                f"p95 {plain_p95 * 1000:.1f} ms",
-                p95 / plain_p95,
-                "p95 <50 ms",
-                p95 < 0.05,
+        # The clean-up day gives the 200 pages; its answers are administrative,
+        # so no page records a charge. The ordinary day's pages (fewer) each
+        # record a charge for every person on them, as most days' pages do.
+        for day, what in ((clean_up, "clean-up day"), (ordinary, "ordinary day")):
+            times, _ = read_pages(base, largest, day, args.pages, args.page_size)
+            plain_times = plain_pages(
+                db, largest.customer_id, day, len(times), args.page_size
             )
-        )
+            p95, plain_p95 = percentile(times, 0.95), percentile(plain_times, 0.95)
+            report.add(
+                Row(
+                    f"GetClientsDataChanges, {what}, {len(times)} pages of "
+                    f"{args.page_size:,}"
+                    + (", each charging its persons" if day == ordinary else ""),
+                    f"p50 {statistics.median(times) * 1000:.0f} ms, "
+                    f"p95 {p95 * 1000:.0f} ms",
+                    f"p50 {statistics.median(plain_times) * 1000:.1f} ms, "
+                    f"p95 {plain_p95 * 1000:.1f} ms",
+                    p95 / plain_p95,
+                    "p95 <50 ms",
+                    p95 < 0.05,
+                )
+            )
 
         print("walking the largest list", flush=True)
         seconds, seen, pages = walk_list(base, largest, args.walk_page_size)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, select
 
 from regwatch.billing.prices import Item, price_on
 from regwatch.clock import to_micros
-from regwatch.store.sql import chunks, insert_ignoring_duplicates
+from regwatch.store.sql import insert_one_per_value
 from regwatch.store.tables import charges
 
 
@@ -30,20 +30,20 @@ def charge(
 ) -> None:
     """Record charges for the persons not yet charged for this item and day."""
     price = price_on(day, item)
-    rows = [
+    insert_one_per_value(
+        conn,
+        charges,
         {
             "customer_id": customer_id,
             "item": item.value,
             "day": day,
-            "person_id": person_id,
             "charged_at": to_micros(now),
             "price_cents": price.cents,
             "vat_percent": price.vat_percent,
-        }
-        for person_id in sorted(set(person_ids))
-    ]
-    for part in chunks(rows):
-        conn.execute(insert_ignoring_duplicates(conn, charges), list(part))
+        },
+        "person_id",
+        sorted(set(person_ids)),
+    )
 
 
 @dataclass(frozen=True)
