@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 
 from regwatch import logs
 from regwatch.api.app import create_app
+from regwatch.api.soap.contract import schema
 from regwatch.config import Settings
 from regwatch.setup import open_database
 from regwatch.store.engine import Database
@@ -53,6 +54,11 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         workers=workers,
         lifespan="on",
         log_config=None,  # regwatch's own structured logs, set up in the worker
+        # The supervisor kills a worker that does not answer its ping in time
+        # (uvicorn's default is 5 s) and the worker's calls in flight with it.
+        # A LoadClients call of 100,000 codes keeps a worker busy for seconds
+        # on a loaded machine; only a worker stuck for longer is hung.
+        timeout_worker_healthcheck=30,
     )
 
 
@@ -64,6 +70,7 @@ def worker_app() -> Starlette:
     sockets with it, and two processes talking over one connection corrupt it.
     """
     logs.configure()
+    schema()  # compiled before the first requests, not by several of them at once
     app = create_app(open_database(Settings.from_env()))
     app.router.lifespan_context = _worker_lifespan
     return app

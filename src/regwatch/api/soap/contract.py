@@ -47,6 +47,7 @@ def wsdl_bytes(endpoint: str) -> bytes:
 
 
 _local = threading.local()
+_compiling = threading.Lock()
 
 
 def schema() -> etree.XMLSchema:
@@ -55,9 +56,15 @@ def schema() -> etree.XMLSchema:
     One per thread because a validator keeps the errors of its last run on
     itself: shared between threads, one request's fault could carry another
     request's error text (and the personal codes in it).
+
+    Compiled one thread at a time: libxml2 sets up its built-in schema types on
+    the first compilation in a process, unguarded, and a worker whose first
+    requests arrived together once failed with "Document is not valid XML
+    Schema" (bench/national.py, four LoadClients calls at a fresh worker).
     """
     compiled = getattr(_local, "schema", None)
     if compiled is None:
-        document = etree.fromstring(xsd_bytes(), etree.XMLParser())
-        compiled = _local.schema = etree.XMLSchema(document)
+        with _compiling:
+            document = etree.fromstring(xsd_bytes(), etree.XMLParser())
+            compiled = _local.schema = etree.XMLSchema(document)
     return compiled
