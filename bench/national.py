@@ -711,13 +711,20 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=3_000_000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/regwatch-national"))
     parser.add_argument("--call-size", type=int, default=100_000)
-    parser.add_argument("--clients", type=int, default=4, help="connections at once")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        help="connections at once (default 4 on PostgreSQL; 1 on SQLite, where "
+        "writes take turns and more callers only queue, past the busy timeout)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="if serve has --workers")
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--page-size", type=int, default=1_000)
     parser.add_argument("--walk-page-size", type=int, default=10_000)
     args = parser.parse_args()
 
+    if args.clients is None:
+        args.clients = 4 if args.database == "postgresql" else 1
     scale = Scale(args.persons)
     args.work.mkdir(parents=True, exist_ok=True)
     report = Report()

@@ -63,6 +63,13 @@ class NotFound(ServiceError):
     code = "NOT_FOUND"
 
 
+class ServiceBusy(ServiceError):
+    """The database could not take the call in time; nothing of it was kept."""
+
+    code = "SERVICE_BUSY"
+    client_error = False
+
+
 class InternalError(ServiceError):
     code = "INTERNAL_ERROR"
     client_error = False

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
+import pytest
 from lxml import etree
+from sqlalchemy.exc import OperationalError
 
 from regwatch.api.soap import responses
 from regwatch.api.soap.contract import NS, wsdl_bytes, xsd_bytes
@@ -199,6 +204,38 @@ def test_unexpected_exception_becomes_internal_error_without_its_text():
     assert element.findtext("faultcode") == "soap:Server"
     assert "internals" not in fault.body.decode()
     assert "req-1" in element.findtext("faultstring")
+
+
+@pytest.mark.parametrize(
+    "driver_error",
+    [
+        sqlite3.OperationalError("database is locked"),
+        psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"),
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+    ],
+)
+def test_a_database_too_busy_to_take_the_call_is_a_retryable_busy_fault(
+    driver_error,
+):
+    error = OperationalError(
+        "UPDATE customers SET list_version=%(v)s", {"v": "39001010001"}, driver_error
+    )
+    fault = fault_for(error, request_id="req-7")
+    element = body_element(fault.body)
+    assert element.findtext("faultcode") == "soap:Server"
+    assert element.findtext(f".//{{{NS}}}code") == "SERVICE_BUSY"
+    assert "retry" in element.findtext("faultstring")
+    assert fault.headers == {"Retry-After": "10"}
+    # Neither the statement nor its parameters reach the caller.
+    assert "UPDATE" not in fault.body.decode()
+    assert "39001010001" not in fault.body.decode()
+
+
+def test_any_other_database_failure_stays_an_internal_error():
+    error = OperationalError("SELECT 1", {}, sqlite3.OperationalError("disk I/O error"))
+    fault = fault_for(error, request_id="req-8")
+    assert body_element(fault.body).findtext(f".//{{{NS}}}code") == "INTERNAL_ERROR"
+    assert "disk" not in fault.body.decode()
 
 
 def test_not_authenticated_is_401_with_a_basic_challenge():

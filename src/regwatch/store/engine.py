@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from regwatch.clock import Clock, SystemClock, from_micros, require_aware, to_micros
 from regwatch.config import Settings
@@ -139,3 +140,22 @@ def lock_for_writing(conn: Connection, key: int) -> None:
     """Hold a database-wide lock until the transaction ends (PostgreSQL)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+# SQLSTATEs of a PostgreSQL statement that gave up waiting or lost a race:
+# lock_not_available, deadlock_detected, serialization_failure, query_canceled
+# (statement_timeout). The transaction was rolled back; the call may be retried.
+_BUSY_STATES = {"55P03", "40P01", "40001", "57014"}
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether the database refused work because it was busy, not broken.
+
+    SQLite says "database is locked" when a writer waited out the busy timeout
+    for the single write lock; PostgreSQL gives one of the SQLSTATEs above.
+    """
+    if not isinstance(error, OperationalError):
+        return False
+    if "database is locked" in str(error.orig):
+        return True
+    return getattr(error.orig, "sqlstate", None) in _BUSY_STATES

@@ -13,7 +13,7 @@ from regwatch.api.soap.contract import wsdl_bytes, xsd_bytes
 from regwatch.api.soap.faults import fault_for
 from regwatch.api.soap.operations import read_call
 from regwatch.errors import ServiceError
-from regwatch.store.engine import Database
+from regwatch.store.engine import Database, is_busy
 
 XML = "text/xml; charset=utf-8"
 
@@ -77,6 +77,11 @@ def _fault(error: Exception, request_id: str) -> Response:
         # The code only: a message can quote the request, personal codes too.
         log.info("soap_fault", code=error.code)
         log.debug("soap_fault_message", message=error.message)
+    elif is_busy(error):
+        # The driver's own words only: the statement and its parameters, which
+        # may hold personal codes, stay out of the log.
+        reason = str(getattr(error, "orig", error)).splitlines()[0][:200]
+        log.warning("soap_database_busy", reason=reason)
     else:
         log.error("soap_internal_error", exc_info=error)
     fault = fault_for(error, request_id=request_id)

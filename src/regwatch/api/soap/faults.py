@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from regwatch.api.soap.contract import NS, SOAP_ENV
-from regwatch.errors import InternalError, NotAuthenticated, ServiceError
+from regwatch.errors import InternalError, NotAuthenticated, ServiceBusy, ServiceError
+from regwatch.store.engine import is_busy
 
 
 class EnvelopeError(ServiceError):
@@ -46,6 +47,11 @@ def fault_for(error: BaseException, *, request_id: str) -> Fault:
     our side: the caller gets INTERNAL_ERROR and the request id to quote, never
     the exception text, which may hold internals.
     """
+    if is_busy(error):
+        error = ServiceBusy(
+            "the database is busy and nothing of this call was kept; retry it "
+            "later (with the same requestId where there is one)"
+        )
     if not isinstance(error, ServiceError):
         error = InternalError(
             f"internal error; quote request id {request_id} when reporting it"
@@ -58,6 +64,8 @@ def fault_for(error: BaseException, *, request_id: str) -> Fault:
     if isinstance(error, NotAuthenticated):
         headers = {"WWW-Authenticate": 'Basic realm="regwatch"'}
         return Fault(401, body, headers)
+    if isinstance(error, ServiceBusy):
+        return Fault(500, body, {"Retry-After": "10"})
     return Fault(500, body)
 
 
