@@ -169,11 +169,14 @@ def check_code(text: str, today: datetime.date) -> CodeCheck:
 def accepted(text: str, today: datetime.date) -> str | None:
     """The code ``check_code`` would accept the text as, or None if it refuses it.
 
-    The same answer, several times faster for the common case: a bare code of a
-    person born on a full date in 1900-2099 is settled here in a few steps;
-    anything else (white space around it, a 00 part, the 1800s, an exception
-    code, any refusal) goes through ``check_code``. A LoadClients call of
-    100,000 codes spends most of its Python time here.
+    The same answer, sooner for the common case: a bare code of a person born
+    on a full date in 1900-2099 is settled here in a few steps (2 µs rather
+    than 2.6, which is 60 ms of a 100,000-code LoadClients call); anything else
+    (white space around it, a 00 part, the 1800s, an exception code, any
+    refusal) goes through ``check_code``. The check digit (first weights only)
+    and the full-date test are those of ``check_digit`` and
+    ``_check_birth_date``, inlined; a property test holds this function to
+    ``check_code``'s answer.
     """
     if len(text) == CODE_LENGTH and text.isascii() and text.isdigit():
         first = text[0]

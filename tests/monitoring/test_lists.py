@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import zlib
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from factories import add_person, at, customer, event, new_code, record
 from regwatch.errors import InvalidPageToken, RequestIdReused, TooManyCodes
+from regwatch.monitoring import lists
 from regwatch.monitoring.lists import list_clients, load_clients
 from regwatch.monitoring.models import ListStatus, Outcome
 from regwatch.register.events import EventType
-from regwatch.store.engine import Database
-from regwatch.store.tables import list_entries
+from regwatch.store.engine import Database, is_busy
+from regwatch.store.tables import api_requests, customers, list_entries
 
 
 def load(db, who, add=(), remove=(), request_id=None):
@@ -91,6 +94,54 @@ def test_same_request_id_returns_the_first_answer_and_changes_nothing(db):
 
     assert outcomes(again) == outcomes(first) == [Outcome.ADDED]
     assert list_clients(db, bank, page_size=None, page_token=None).total == 0
+
+
+def test_a_repeat_gets_back_every_outcome_and_current_code_of_the_first_answer(db):
+    bank = customer(db)
+    listed, unlisted, renamed = add_person(db), add_person(db), add_person(db)
+    replacement = new_code()
+    record(
+        db,
+        event(
+            EventType.CODE_REPLACED,
+            at(db, 1),
+            renamed.personal_code,
+            newCode=replacement,
+        ),
+        received_at=at(db, 1),
+    )
+    load(db, bank, add=[listed.personal_code])
+    add = [renamed.personal_code, listed.personal_code, "1234", new_code()]
+    remove = [listed.personal_code, unlisted.personal_code]
+    first = load(db, bank, add=add, remove=remove, request_id="r-all")
+
+    again = load(db, bank, add=add, remove=remove, request_id="r-all")
+
+    assert again.results == first.results
+    assert again.counts == first.counts
+    assert set(outcomes(first)) == set(Outcome)
+    assert first.results[0].current_code == replacement
+
+
+def test_an_answer_stored_in_the_first_format_is_still_replayed(db):
+    bank = customer(db)
+    person = add_person(db)
+    code = person.personal_code
+    load(db, bank, add=[code], request_id="r-old")
+    # The answer as the first release stored it: one triple per code.
+    old = {"results": [[code, "ADDED", code]], "counts": {"ADDED": 1}}
+    with db.write() as conn:
+        conn.execute(
+            update(api_requests)
+            .where(api_requests.c.request_id == "r-old")
+            .values(response=zlib.compress(json.dumps(old).encode()))
+        )
+
+    again = load(db, bank, add=[code], request_id="r-old")
+
+    assert outcomes(again) == [Outcome.ADDED]
+    assert again.results[0].current_code == code
+    assert again.counts[Outcome.ADDED] == 1
 
 
 def test_same_request_id_with_other_content_is_refused_and_applies_nothing(db):
@@ -208,3 +259,30 @@ def test_a_page_size_above_the_maximum_gets_the_maximum(db):
         Database(db.engine, settings=small), bank, page_size=10**6, page_token=None
     )
     assert len(page.entries) == 2 and page.next_page_token
+
+
+def test_a_call_that_cannot_get_its_turn_gives_up_busy_with_nothing_done(
+    db, backend, monkeypatch
+):
+    if backend != "postgresql":
+        pytest.skip("SQLite's turn is its write lock, held by BEGIN IMMEDIATE")
+    bank = customer(db)
+    person = add_person(db)
+    monkeypatch.setattr(lists, "TURN_TIMEOUT_S", 1)
+    with db.engine.connect() as other:
+        # Another call of the same customer, holding its turn.
+        other.execute(
+            select(customers.c.list_version)
+            .where(customers.c.customer_id == bank.customer_id)
+            .with_for_update()
+        )
+        with pytest.raises(Exception) as refused:
+            load(db, bank, add=[person.personal_code], request_id="r-wait")
+        other.rollback()
+
+    assert is_busy(refused.value)
+    assert list_clients(db, bank, page_size=None, page_token=None).total == 0
+    # Nothing was kept of it: the same request id is a new call afterwards.
+    assert outcomes(
+        load(db, bank, add=[person.personal_code], request_id="r-wait")
+    ) == [Outcome.ADDED]

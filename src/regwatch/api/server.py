@@ -7,7 +7,9 @@ contract as they see it needs a socket.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import socket
 import threading
 import time
@@ -70,7 +72,16 @@ def worker_app() -> Starlette:
     sockets with it, and two processes talking over one connection corrupt it.
     """
     logs.configure()
-    schema()  # compiled before the first requests, not by several of them at once
+    if multiprocessing.parent_process() is not None:
+        # A worker under uvicorn's supervisor. Ctrl-C in a terminal signals the
+        # whole process group; the supervisor then sends each worker SIGTERM.
+        # A worker that took both would count the second as "force exit" and
+        # drop its requests in flight and its shutdown, so it leaves SIGINT to
+        # the supervisor.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Each request thread compiles its own validator; compiling one here has
+    # libxml2 set up its schema types before any request can race to do it.
+    schema()
     app = create_app(open_database(Settings.from_env()))
     app.router.lifespan_context = _worker_lifespan
     return app

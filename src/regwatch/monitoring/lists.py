@@ -95,6 +95,9 @@ def load_clients(
     return result
 
 
+TURN_TIMEOUT_S = 60
+
+
 def _take_turn(conn: Connection, customer_id: str) -> None:
     """Make the LoadClients calls of one customer run one after the other.
 
@@ -110,7 +113,13 @@ def _take_turn(conn: Connection, customer_id: str) -> None:
     that the times stamped on the list follow the same order. On SQLite the
     write transaction (BEGIN IMMEDIATE) has already done this; FOR UPDATE is
     left out there.
+
+    A call waits for its turn as long as a SQLite writer waits for the write
+    lock (60 s), then gives up with nothing done and is answered SERVICE_BUSY;
+    left unbounded, queued calls would each hold a pooled connection.
     """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{TURN_TIMEOUT_S}s'")
     conn.execute(
         select(customers.c.list_version)
         .where(customers.c.customer_id == customer_id)
@@ -238,7 +247,16 @@ def _list_version(conn: Connection, customer_id: str) -> int:
 # code for the outcome and only those current codes that differ from the code
 # sent: for a call of 100,000 codes that is some 100 kB of JSON instead of
 # several MB to build, compress and store inside the call's transaction.
-_OUTCOME_LETTERS = {outcome: str(n) for n, outcome in enumerate(Outcome)}
+# Letters spelled out, not derived from the enum's order: stored answers are
+# kept, and a new or reordered outcome must not change what an old one reads as.
+_OUTCOME_LETTERS = {
+    Outcome.ADDED: "A",
+    Outcome.ALREADY_ON_LIST: "L",
+    Outcome.REMOVED: "R",
+    Outcome.NOT_ON_LIST: "N",
+    Outcome.INVALID_CODE: "I",
+    Outcome.NOT_FOUND: "F",
+}
 _LETTER_OUTCOMES = {letter: outcome for outcome, letter in _OUTCOME_LETTERS.items()}
 
 

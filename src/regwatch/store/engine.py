@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from regwatch.clock import Clock, SystemClock, from_micros, require_aware, to_micros
 from regwatch.config import Settings
@@ -152,8 +153,11 @@ def is_busy(error: BaseException) -> bool:
     """Whether the database refused work because it was busy, not broken.
 
     SQLite says "database is locked" when a writer waited out the busy timeout
-    for the single write lock; PostgreSQL gives one of the SQLSTATEs above.
+    for the single write lock; PostgreSQL gives one of the SQLSTATEs above;
+    the pool times out when every connection of the process is taken.
     """
+    if isinstance(error, PoolTimeout):  # no pooled connection came free
+        return True
     if not isinstance(error, OperationalError):
         return False
     if "database is locked" in str(error.orig):

@@ -141,9 +141,10 @@ def copy_tuples(
     stored are those SQLAlchemy's INSERT would store. Dates given as ISO text,
     as the SQLite paths prepare them, read back as the same date.
     """
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    driver = conn.connection.driver_connection
+    statement = f"COPY {table_name} ({', '.join(columns)}) FROM STDIN"
     written = 0
-    with cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy:
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
         for row in rows:
             copy.write_row(row)
             written += 1
