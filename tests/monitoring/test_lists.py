@@ -25,6 +25,17 @@ def load(db, who, add=(), remove=(), request_id=None):
     )
 
 
+def replace_code(db, code: str) -> str:
+    """Give the person of ``code`` a new code in the register; the new code."""
+    replacement = new_code()
+    record(
+        db,
+        event(EventType.CODE_REPLACED, at(db, 1), code, newCode=replacement),
+        received_at=at(db, 1),
+    )
+    return replacement
+
+
 def outcomes(result):
     return [r.outcome for r in result.results]
 
@@ -66,17 +77,7 @@ def test_every_code_gets_its_outcome_in_input_order(db):
 def test_a_replaced_code_resolves_to_its_person_and_answers_the_current_code(db):
     bank = customer(db)
     person = add_person(db)
-    replacement = new_code()
-    record(
-        db,
-        event(
-            EventType.CODE_REPLACED,
-            at(db, 1),
-            person.personal_code,
-            newCode=replacement,
-        ),
-        received_at=at(db, 1),
-    )
+    replacement = replace_code(db, person.personal_code)
 
     result = load(db, bank, add=[person.personal_code, replacement])
 
@@ -99,17 +100,7 @@ def test_same_request_id_returns_the_first_answer_and_changes_nothing(db):
 def test_a_repeat_gets_back_every_outcome_and_current_code_of_the_first_answer(db):
     bank = customer(db)
     listed, unlisted, renamed = add_person(db), add_person(db), add_person(db)
-    replacement = new_code()
-    record(
-        db,
-        event(
-            EventType.CODE_REPLACED,
-            at(db, 1),
-            renamed.personal_code,
-            newCode=replacement,
-        ),
-        received_at=at(db, 1),
-    )
+    replacement = replace_code(db, renamed.personal_code)
     load(db, bank, add=[listed.personal_code])
     add = [renamed.personal_code, listed.personal_code, "1234", new_code()]
     remove = [listed.personal_code, unlisted.personal_code]
