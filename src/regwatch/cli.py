@@ -1,4 +1,5 @@
-"""The command line: regwatch init | register | days | customers | serve | demo."""
+"""The command line: regwatch init | register | days | customers | audit |
+subject-report | serve | demo."""
 
 from __future__ import annotations
 
@@ -580,6 +581,133 @@ def demo(persons: int, day_count: int, seed: int, keep: bool) -> None:
     from regwatch.demo import run_demo
 
     sys.exit(run_demo(persons=persons, days=day_count, seed=seed, keep=keep))
+
+
+@register.command("restrict")
+@click.argument("code")
+@click.option("--lift", is_flag=True, help="Lift the restriction instead")
+@click.option("--reason", default=None, help="Why, for the audit trail")
+@click.pass_context
+def register_restrict(
+    ctx: click.Context, code: str, lift: bool, reason: str | None
+) -> None:
+    """Restrict the data of the person with CODE: no extract returns them.
+
+    The person stays on customers' lists and is reported as changed as usual;
+    GetPersonData answers RESTRICTED. --lift ends the restriction.
+    """
+    from regwatch.register.restrictions import set_restricted
+
+    try:
+        done = set_restricted(_db(ctx), code, not lift, reason=reason)
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    state = "restricted" if done.restricted else "not restricted"
+    note = "" if done.changed else " (it already was; nothing changed)"
+    click.echo(f"person {done.current_code} is {state}{note}")
+
+
+@main.group()
+def audit() -> None:
+    """The audit trail: check it, hand it to an auditor."""
+
+
+def _anchor(text: str | None) -> tuple[int, str] | None:
+    if text is None:
+        return None
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise click.BadParameter(
+            f"{text!r}: give RECORD:HASH as `audit verify` printed it",
+            param_hint="--anchor",
+        )
+    return int(seq), digest
+
+
+@audit.command("verify")
+@click.option(
+    "--anchor",
+    default=None,
+    help="RECORD:HASH printed by an earlier verify and kept elsewhere; "
+    "the chain must still hold it",
+)
+@click.pass_context
+def audit_verify(ctx: click.Context, anchor: str | None) -> None:
+    """Check the hash chain of the whole trail; name every record that breaks it.
+
+    Exits with 1 when a record was edited, removed or inserted.
+    """
+    from regwatch.audit.trail import verify
+
+    result = verify(_db(ctx), anchor=_anchor(anchor))
+    for seq, problem in result.problems:
+        click.echo(f"record {seq}: {problem}")
+    if not result.ok:
+        click.echo(
+            f"audit trail BROKEN: {len(result.problems)} problem(s) in "
+            f"{result.records} records",
+            err=True,
+        )
+        sys.exit(1)
+    click.echo(
+        f"audit trail intact: {result.records} records; head "
+        f"{result.head_seq}:{result.head_hash} (keep this line elsewhere and "
+        "check it later with --anchor)"
+    )
+
+
+@audit.command("export")
+@click.option(
+    "--from", "since", required=True, type=click.DateTime(formats=["%Y-%m-%d"])
+)
+@click.option("--to", "until", required=True, type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--out", default=None, help="Write to this file instead of stdout")
+@click.pass_context
+def audit_export(
+    ctx: click.Context, since: datetime, until: datetime, out: str | None
+) -> None:
+    """Records of the Vilnius days --from to --to (both included), as JSON Lines.
+
+    Each line carries its hash and the hash before it, so an auditor can check
+    the chain of the span with nothing but SHA-256 (see README).
+    """
+    from regwatch.audit.trail import records
+    from regwatch.clock import day_bounds_micros
+
+    if until < since:
+        raise click.BadParameter("--to is before --from", param_hint="--to")
+    start = day_bounds_micros(since.date())[0]
+    end = day_bounds_micros(until.date())[1]
+    count = 0
+    with ExitStack() as stack:
+        target = _open_output(stack, out) or sys.stdout
+        with _db(ctx).read() as conn:
+            for record in records(conn, since=start, until=end):
+                target.write(json.dumps(record.as_json(), ensure_ascii=False) + "\n")
+                count += 1
+    click.echo(f"exported {count} audit records", err=True)
+
+
+@main.command("subject-report")
+@click.argument("code")
+@click.option("--json", "as_json", is_flag=True, help="The complete report as JSON")
+@click.pass_context
+def subject_report_command(ctx: click.Context, code: str, as_json: bool) -> None:
+    """What the service did with the data of the person with CODE (GDPR art. 15).
+
+    Who follows or followed them, which day answers named them, which extracts
+    asked for them. Making the report is recorded in the audit trail.
+    """
+    from regwatch.audit.subject import render_text, subject_report
+
+    try:
+        report = subject_report(_db(ctx), code)
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+    if as_json:
+        click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_text(report), nl=False)
 
 
 def _summary_text(verb: str, summary: object) -> str:

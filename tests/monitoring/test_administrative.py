@@ -21,7 +21,7 @@ from regwatch.monitoring.days import (
 )
 from regwatch.monitoring.lists import load_clients
 from regwatch.register.events import EventType
-from regwatch.store.tables import change_log, charges, day_answers, provisions
+from regwatch.store.tables import audit_records, change_log, charges, day_answers
 
 DAY1 = START.date()
 DAY2 = DAY1 + timedelta(days=1)
@@ -110,8 +110,8 @@ def test_an_administrative_person_is_reported_with_its_kinds_but_never_charged(d
     with db.read() as conn:
         charge_rows = conn.execute(select(func.count()).select_from(charges)).scalar()
         handed_over = conn.execute(
-            select(provisions.c.persons).where(
-                provisions.c.operation == "GetClientsDataChanges"
+            select(audit_records.c.persons).where(
+                audit_records.c.operation == "GetClientsDataChanges"
             )
         ).all()
     assert charge_rows == 0

@@ -14,7 +14,7 @@ from regwatch.kinds import Kind, to_mask
 from regwatch.monitoring.extracts import person_data
 from regwatch.monitoring.lists import load_clients
 from regwatch.monitoring.models import NotReturned
-from regwatch.store.tables import provisions
+from regwatch.store.tables import audit_records
 
 
 def test_only_listed_persons_are_returned_with_only_the_contract_groups(db):
@@ -51,10 +51,12 @@ def test_each_returned_person_is_charged_once_a_day_and_the_purpose_is_kept(db):
         )
     with db.read() as conn:
         (total,) = totals(conn, bank.customer_id)
-        rows = conn.execute(select(provisions)).all()
+        rows = conn.execute(
+            select(audit_records).where(audit_records.c.operation == "GetPersonData")
+        ).all()
     assert (total.item.value, total.persons, total.cents) == ("EXTRACT", 1, 2)
     assert [row.purpose for row in rows] == ["KYC refresh", "KYC refresh"]
-    assert json.loads(rows[0].detail)["person_ids"] == [person.person_id]
+    assert json.loads(rows[0].detail)["named"] == [[person.person_id, bank.kinds]]
 
 
 def test_an_extract_without_a_purpose_is_refused(db):

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 import structlog
 from sqlalchemy import Connection, Date, bindparam, case, func, select, text
 
-from regwatch.audit.provisions import record_provision
+from regwatch.audit import trail
 from regwatch.billing.charges import charge, charged_for_day
 from regwatch.billing.prices import Item
 from regwatch.clock import day_bounds_micros, day_of, from_micros, to_micros
@@ -197,6 +197,14 @@ def publish_pending(db: Database) -> list[PublishedDay]:
             if day >= day_of(now):
                 return published
             published.append(_publish(conn, day, now))
+            trail.append(
+                conn,
+                now,
+                "PublishDay",
+                customer_id=None,
+                actor=trail.OPERATOR,
+                detail={"day": day.isoformat(), **_counts(published[-1])},
+            )
         log.info("day_published", day=day.isoformat(), **_counts(published[-1]))
 
 
@@ -353,16 +361,19 @@ def day_changes(
             if more
             else None
         )
-        person_ids = [row.person_id for row in rows]
         chargeable = [row.person_id for row in rows if not row.administrative]
         charge(conn, customer.customer_id, Item.CHANGES, day, chargeable, now)
-        record_provision(
+        trail.append(
             conn,
-            customer.customer_id,
-            "GetClientsDataChanges",
             now,
-            person_ids,
-            detail={"day": day.isoformat()},
+            "GetClientsDataChanges",
+            customer_id=customer.customer_id,
+            persons=len(rows),
+            detail={
+                "day": day.isoformat(),
+                "administrative": len(rows) - len(chargeable),
+            },
+            named=[(row.person_id, row.kinds) for row in rows],
         )
 
     log.info(

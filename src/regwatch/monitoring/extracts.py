@@ -1,19 +1,22 @@
 """The register extract: GetPersonData.
 
 Only persons on the caller's list are returned, and of them only the groups the
-contract covers. Everything else comes back as not returned, with the reason.
+contract covers. A listed person whose data the register restricts comes back
+as not returned, RESTRICTED, uncharged. Everything else comes back as not
+returned, with the reason.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 
 import structlog
 from sqlalchemy import Connection, Row, select
 
 from regwatch import codes
-from regwatch.audit.provisions import record_provision
+from regwatch.audit import trail
 from regwatch.billing.charges import charge
 from regwatch.billing.prices import Item
 from regwatch.clock import day_of
@@ -43,10 +46,11 @@ def person_data(
     """Current data of the listed persons among the codes, one result per code.
 
     Each person returned is charged once per customer and day; the purpose is
-    kept in the provision log. A requestId used before for other codes or
-    another purpose is refused; the same request again is answered afresh (the
-    answer is not stored, so that no second copy of the data is kept, and the
-    charge is not repeated on the same day).
+    kept in the audit trail with the persons returned and withheld. A
+    requestId used before for other codes or another purpose is refused; the
+    same request again is answered afresh (the answer is not stored, so that
+    no second copy of the data is kept, and the charge is not repeated on the
+    same day).
     """
     limit = db.settings.max_codes_per_call
     if len(codes_asked) > limit:
@@ -68,30 +72,49 @@ def person_data(
         wanted = {c.code for c in checked.values() if c.code is not None}
         records = _listed_records(conn, customer.customer_id, wanted)
 
-        results, returned = [], []
+        results, returned, withheld = [], [], []
         for text in codes_asked:
             code = checked[text].code
+            row = records.get(code) if code is not None else None
             if code is None:
                 results.append(PersonExtract(text, reason=NotReturned.INVALID_CODE))
             elif code not in records:
                 results.append(PersonExtract(text, reason=NotReturned.NOT_FOUND))
-            elif records[code] is None:
+            elif row is None:
                 results.append(PersonExtract(text, reason=NotReturned.NOT_ON_LIST))
+            elif row.restricted:
+                # Asked of a listed person only: the restriction itself is not
+                # told to a customer that does not follow the person.
+                withheld.append(row.person_id)
+                results.append(PersonExtract(text, reason=NotReturned.RESTRICTED))
             else:
-                row = records[code]
                 returned.append(row.person_id)
                 results.append(_extract(text, row, customer.kinds))
 
         charge(conn, customer.customer_id, Item.EXTRACT, today, returned, now)
-        record_provision(
+        trail.append(
             conn,
-            customer.customer_id,
-            OPERATION,
             now,
-            returned,
+            OPERATION,
+            customer_id=customer.customer_id,
             request_id=request_id,
             purpose=purpose,
-            detail={"kinds": [k.value for k in from_mask(customer.kinds)]},
+            persons=len(returned),
+            detail={
+                "asked": len(codes_asked),
+                "groups": sorted(
+                    GROUP_OF_KIND[kind]
+                    for kind in from_mask(customer.kinds)
+                    if kind in GROUP_OF_KIND
+                ),
+                "not_returned": dict(
+                    sorted(Counter(r.reason.value for r in results if r.reason).items())
+                ),
+            },
+            # A withheld person is named with nothing handed over, so that the
+            # person's own report shows that the data was asked for.
+            named=[(person_id, customer.kinds) for person_id in returned]
+            + [(person_id, 0) for person_id in withheld],
         )
     log.info(
         "extract_served",

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 
 from regwatch import codes
+from regwatch.audit import trail
 from regwatch.clock import day_of, from_micros, to_micros
 from regwatch.errors import TooManyCodes
 from regwatch.monitoring import paging, requests
@@ -80,13 +81,34 @@ def load_clients(
                 conn, customer.customer_id, request_id, OPERATION, fingerprint, now
             )
             if not earlier.new:
+                trail.append(
+                    conn,
+                    now,
+                    OPERATION,
+                    customer_id=customer.customer_id,
+                    request_id=request_id,
+                    outcome="REPEATED",
+                )
                 log.info("clients_load_repeated", customer_id=customer.customer_id)
                 return _result_from_json(earlier.answer, add, remove)
-        result = _apply(conn, customer, add, remove, now)
+        result, added, removed = _apply(conn, customer, add, remove, now)
         if request_id is not None:
             requests.store_answer(
                 conn, customer.customer_id, request_id, _result_to_json(result)
             )
+        trail.append(
+            conn,
+            now,
+            OPERATION,
+            customer_id=customer.customer_id,
+            request_id=request_id,
+            persons=len(added) + len(removed),
+            detail={
+                "added": added,
+                "removed": removed,
+                "counts": {o.value: n for o, n in result.counts.items() if n},
+            },
+        )
     log.info(
         "clients_loaded",
         customer_id=customer.customer_id,
@@ -133,14 +155,15 @@ def _apply(
     add: Sequence[str],
     remove: Sequence[str],
     now: datetime,
-) -> LoadResult:
+) -> tuple[LoadResult, list[int], list[int]]:
+    """The outcomes, and the persons added and removed (by person_id)."""
     today = day_of(now)
     normal = {sent: codes.accepted(sent, today) for sent in (*add, *remove)}
     known = _resolve(conn, customer.customer_id, normal.values())
 
     results: list[CodeResult] = []
     to_add: dict[int, str] = {}  # person_id -> code as loaded
-    to_close: set[int] = set()  # entry ids
+    to_close: dict[int, int] = {}  # entry id -> person_id
     for sent, adding in [(t, True) for t in add] + [(t, False) for t in remove]:
         code = normal[sent]
         if code is None:
@@ -162,12 +185,16 @@ def _apply(
             if listed and person_id in to_add:
                 del to_add[person_id]  # added and removed in one call: no stay
             elif listed and entry_id is not None:
-                to_close.add(entry_id)
+                to_close[entry_id] = person_id
         results.append(CodeResult(sent, outcome, current))
 
-    _write(conn, customer.customer_id, to_add, to_close, to_micros(now))
+    _write(conn, customer.customer_id, to_add, set(to_close), to_micros(now))
     counts = Counter(result.outcome for result in results)
-    return LoadResult(results, {outcome: counts[outcome] for outcome in Outcome})
+    return (
+        LoadResult(results, {outcome: counts[outcome] for outcome in Outcome}),
+        sorted(to_add),
+        sorted(to_close.values()),
+    )
 
 
 # Every staged code that names a person (by its current or an earlier code),
@@ -333,7 +360,7 @@ def list_clients(
     ``total`` stays the same on every page.
     """
     size = paging.page_size(db, page_size)
-    with db.read() as conn:
+    with db.write() as conn:
         if page_token is None:
             version, after = _list_version(conn, customer.customer_id), 0
             total = None
@@ -356,6 +383,7 @@ def list_clients(
         rows = conn.execute(
             select(
                 list_entries.c.entry_id,
+                list_entries.c.person_id,
                 list_entries.c.loaded_code,
                 list_entries.c.added_at,
                 persons.c.personal_code,
@@ -379,6 +407,17 @@ def list_clients(
             )
             if more
             else None
+        )
+        trail.append(
+            conn,
+            db.now(conn),
+            "GetAllClients",
+            customer_id=customer.customer_id,
+            persons=len(rows),
+            detail={
+                "list_version": version,
+                "persons": [row.person_id for row in rows],
+            },
         )
     entries = [
         ListEntry(

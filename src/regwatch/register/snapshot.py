@@ -101,7 +101,11 @@ BLOCK_BYTES = 4 << 20  # of a JSON Lines file taken at a time: some 4,500 person
 HELPER_AFTER = 2 * CHUNK  # lines before parsing moves to a helper process
 PARENT_SLOTS = ("spouse", "mother", "father")
 _NO_FAMILY = Family().to_json()  # the stored family of a person without links
-PERSON_COLUMNS = tuple(column.name for column in persons.columns)
+# A restriction is the operator's flag (regwatch register restrict), not part of
+# a snapshot's record: a snapshot neither sets nor clears it.
+PERSON_COLUMNS = tuple(
+    column.name for column in persons.columns if column.name != "restricted"
+)
 CODE_COLUMNS = ("code", "person_id", "assigned_at", "replaced_at")
 
 # Private to the connection and emptied before each use (as store.sql does).

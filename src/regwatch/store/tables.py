@@ -57,6 +57,9 @@ persons = Table(
     # Links to spouse, parents and children, by person_id, as JSON.
     Column("family", Text, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # The register restricts the processing of this person's data: the person
+    # may be followed and is reported as changed, but no extract returns them.
+    Column("restricted", Boolean, nullable=False, server_default=false()),
 )
 
 personal_codes = Table(
@@ -145,6 +148,21 @@ customers = Table(
     # call adds or closes, so a GetAllClients walk can see the list as it was at
     # its first page whatever the clock does (a simulated clock stands still).
     Column("list_version", Integer, nullable=False, server_default="0"),
+    # SHA-256 of the customer's TLS client certificate (DER), as hex, when the
+    # operator requires mutual TLS for this customer; see api/auth.py.
+    Column("client_certificate", String(64)),
+)
+
+# Failed logins, per customer id and per client address, for slowing down
+# whoever guesses secrets; see api/auth.py.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("scope", String(10), primary_key=True),  # customer | address
+    Column("key", String(128), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", BigInteger, nullable=False),
+    Column("locked_until", BigInteger, nullable=False),
 )
 
 # One row per period on a list: never deleted, so that "was the person listed
@@ -245,16 +263,36 @@ charges = Table(
     Column("vat_percent", Integer, nullable=False),
 )
 
-provisions = Table(
-    "provisions",
+# The audit trail: one record per operation that hands over or changes data,
+# append-only and chained by hash (see audit/trail.py).
+audit_records = Table(
+    "audit_records",
     metadata,
-    Column("provision_id", Integer, primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("at", BigInteger, nullable=False),
-    Column("customer_id", String(64), nullable=False),
+    Column("actor", String(10), nullable=False),  # customer | operator
+    Column("customer_id", String(64)),
     Column("operation", String(40), nullable=False),
-    Column("request_id", String(128)),
+    Column("request_id", String(128)),  # the caller's requestId
+    Column("trace_id", String(128)),  # the HTTP request id (X-Request-Id)
     Column("purpose", Text),
+    Column("outcome", String(40), nullable=False),
     Column("persons", Integer, nullable=False),
-    # JSON: the persons involved (by person_id) and what was handed over.
+    # Canonical JSON: the persons involved (by person_id) and what they got.
     Column("detail", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "customer_id", "at"),
+)
+
+# Which records name which person, with the kinds handed over (0 for a
+# person named but given nothing): the data-subject report's way in. Derived
+# from the records' detail, and checked against it by `audit verify`.
+audit_persons = Table(
+    "audit_persons",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("person_id", Integer, primary_key=True),
+    Column("kinds", Integer, nullable=False),
+    Index(None, "person_id"),
 )

@@ -187,8 +187,12 @@ def _require_empty(conn: Connection) -> None:
 
 
 def _insert(conn: Connection, table: Table, rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows given as tuples in the table's column order (COPY on PostgreSQL)."""
-    insert_tuples(conn, table, [column.name for column in table.columns], rows)
+    """Insert rows given as tuples in the table's column order (COPY on PostgreSQL).
+
+    Columns with a server default (a person's restriction) are left to it.
+    """
+    columns = [column.name for column in table.columns if column.server_default is None]
+    insert_tuples(conn, table, columns, rows)
 
 
 def _count(batch: Sequence[_Person], summary: GenerationSummary) -> None:
