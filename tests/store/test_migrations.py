@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from regwatch.audit import trail
+from regwatch.config import Settings
 from regwatch.kinds import ALL_KINDS
-from regwatch.store.tables import kind_bits, metadata
+from regwatch.store.engine import Database, make_engine
+from regwatch.store.migrate import alembic_config
+from regwatch.store.tables import audit_persons, audit_records, kind_bits, metadata
 
 
 def test_migrated_schema_matches_the_table_definitions(db):
@@ -22,3 +27,48 @@ def test_kind_bits_hold_the_nine_kinds_in_wire_order(db):
     assert [(row.bit, row.name) for row in rows] == [
         (kind.bit, kind.value) for kind in ALL_KINDS
     ]
+
+
+def test_provision_records_become_the_start_of_a_valid_audit_chain(databases):
+    """Migration 0004 moves 0001's provision log into the chained trail."""
+    url = databases.empty("provisions")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0003")
+        conn.execute(
+            text(
+                "INSERT INTO customers (customer_id, name, kinds, secret_hash, "
+                "created_at) VALUES ('bank', 'Bank', 3, 'x', 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO day_answers (day, customer_id, person_id, loaded_code, "
+                "current_code, kinds) VALUES "
+                "('2026-11-02', 'bank', 7, '33309240064', '33309240064', 2)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO provisions (at, customer_id, operation, request_id, "
+                "purpose, persons, detail) VALUES "
+                "(10, 'bank', 'GetClientsDataChanges', NULL, NULL, 1, "
+                """'{"day":"2026-11-02","person_ids":[7]}'),"""
+                "(20, 'bank', 'GetPersonData', 'r-1', 'KYC', 1, "
+                """'{"kinds":["PERSONAL_CODE","NAME"],"person_ids":[7]}')"""
+            )
+        )
+        command.upgrade(alembic_config(conn), "head")
+    db = Database(engine, settings=Settings(database_url=url))
+    result = trail.verify(db)
+    assert result.ok and result.records == 2
+    with db.read() as conn:
+        moved = conn.execute(select(audit_records).order_by(audit_records.c.seq)).all()
+        named = conn.execute(select(audit_persons).order_by(audit_persons.c.seq)).all()
+    assert [(r.operation, r.request_id, r.purpose, r.at) for r in moved] == [
+        ("GetClientsDataChanges", None, None, 10),
+        ("GetPersonData", "r-1", "KYC", 20),
+    ]
+    assert [(r.seq, r.person_id, r.kinds) for r in named] == [(1, 7, 2), (2, 7, 3)]
+    engine.dispose()
+    databases.drop(url)

@@ -17,6 +17,8 @@ import structlog
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from regwatch.audit import trail
+
 log = structlog.get_logger("regwatch.api")
 
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
@@ -48,6 +50,8 @@ class AccessLog:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        # The same id goes into every audit record the request writes.
+        trace = trail.trace_id.set(request_id)
         started = time.perf_counter()
         status = 500  # what the client sees if the app fails before answering
 
@@ -71,3 +75,4 @@ class AccessLog:
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
             )
             structlog.contextvars.clear_contextvars()
+            trail.trace_id.reset(trace)

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, select
 
 from regwatch.clock import from_micros, to_micros
 from regwatch.store.engine import Database
-from regwatch.store.sql import insert_tuples
+from regwatch.store.sql import insert_ignoring_duplicates, insert_tuples
 from regwatch.store.tables import audit_persons, audit_records, service_state
 
 HEAD_KEY = "audit_head"
@@ -64,10 +64,12 @@ class Record:
     hash: str
 
     def as_json(self) -> dict[str, Any]:
-        """The record for an auditor: instants as ISO text, detail as JSON."""
+        """The record for an auditor: detail as JSON, the instant both as text
+        and as the stored microseconds that the hash covers."""
         return {
             "seq": self.seq,
             "at": from_micros(self.at).isoformat(),
+            "at_us": self.at,
             "actor": self.actor,
             "customer_id": self.customer_id,
             "operation": self.operation,
@@ -107,11 +109,16 @@ def append(
     if named:
         body["named"] = [list(pair) for pair in named]
     detail_text = canonical(body)
-    head = conn.execute(
-        select(service_state.c.value)
-        .where(service_state.c.key == HEAD_KEY)
-        .with_for_update()
-    ).scalar()
+    head = _lock_head(conn)
+    if head is None:
+        # The first record ever: make the head row, then lock it like any
+        # other. Two first writers at once both insert; the key keeps one.
+        conn.execute(
+            insert_ignoring_duplicates(conn, service_state).values(
+                key=HEAD_KEY, value=f"0 {GENESIS}"
+            )
+        )
+        head = _lock_head(conn)
     last_seq, last_hash = _parse_head(head)
     seq = last_seq + 1
     fields: dict[str, Any] = {
@@ -136,16 +143,21 @@ def append(
         ["seq", "person_id", "kinds"],
         [(seq, person_id, kinds) for person_id, kinds in named],
     )
-    value = f"{seq} {digest}"
-    if head is None:
-        conn.execute(service_state.insert().values(key=HEAD_KEY, value=value))
-    else:
-        conn.execute(
-            service_state.update()
-            .where(service_state.c.key == HEAD_KEY)
-            .values(value=value)
-        )
+    conn.execute(
+        service_state.update()
+        .where(service_state.c.key == HEAD_KEY)
+        .values(value=f"{seq} {digest}")
+    )
     return seq
+
+
+def _lock_head(conn: Connection) -> str | None:
+    """The head row's value, locked to the end of the transaction."""
+    return conn.execute(
+        select(service_state.c.value)
+        .where(service_state.c.key == HEAD_KEY)
+        .with_for_update()
+    ).scalar()
 
 
 def append_alone(db: Database, operation: str, **kwargs: Any) -> int:

@@ -1,0 +1,309 @@
+"""The audit trail: one chained record per operation, and a check that finds
+every record edited, removed or put in by hand."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import delete, insert, select, text, update
+
+from conftest import START
+from factories import add_person, at, customer, event, move_clock, record
+from regwatch.audit import trail
+from regwatch.cli import main
+from regwatch.kinds import Kind, to_mask
+from regwatch.monitoring.days import day_changes, publish_pending
+from regwatch.monitoring.extracts import person_data
+from regwatch.monitoring.lists import list_clients, load_clients
+from regwatch.register.events import EventType
+from regwatch.store.tables import audit_persons, audit_records, service_state
+
+
+def scenario(db):
+    """Two customers through every operation that hands over or changes data."""
+    bank, telecom = customer(db, "Bank"), customer(db, "Telecom")
+    ona, jonas = add_person(db, sex="F"), add_person(db)
+    both = [ona.personal_code, jonas.personal_code]
+    load_clients(db, bank, add=both, remove=[], request_id="r1")
+    load_clients(db, bank, add=both, remove=[], request_id="r1")  # a repeat
+    load_clients(db, telecom, add=[jonas.personal_code], remove=[], request_id=None)
+    record(db, event(EventType.NAME_CHANGE, at(db, 2), ona.personal_code, surname="N"))
+    move_clock(db, START + timedelta(days=1, hours=2))
+    publish_pending(db)
+    day_changes(db, bank, START.date(), page_size=None, page_token=None)
+    list_clients(db, bank, page_size=1, page_token=None)
+    person_data(db, bank, [ona.personal_code], purpose="KYC", request_id="x1")
+    load_clients(db, bank, add=[], remove=[ona.personal_code], request_id=None)
+    return bank, telecom, ona, jonas
+
+
+def stored(db):
+    with db.read() as conn:
+        return conn.execute(select(audit_records).order_by(audit_records.c.seq)).all()
+
+
+def problems(db, **kwargs):
+    return trail.verify(db, **kwargs).problems
+
+
+def test_each_operation_writes_one_chained_record_with_what_it_handed_over(db):
+    bank, telecom, ona, jonas = scenario(db)
+    rows = stored(db)
+    assert [(r.seq, r.operation, r.customer_id, r.outcome) for r in rows] == [
+        (1, "LoadClients", bank.customer_id, "OK"),
+        (2, "LoadClients", bank.customer_id, "REPEATED"),
+        (3, "LoadClients", telecom.customer_id, "OK"),
+        (4, "PublishDay", None, "OK"),
+        (5, "GetClientsDataChanges", bank.customer_id, "OK"),
+        (6, "GetAllClients", bank.customer_id, "OK"),
+        (7, "GetPersonData", bank.customer_id, "OK"),
+        (8, "LoadClients", bank.customer_id, "OK"),
+    ]
+    assert rows[0].prev_hash == trail.GENESIS
+    assert all(rows[n].prev_hash == rows[n - 1].hash for n in range(1, len(rows)))
+    assert [r.request_id for r in rows] == [
+        "r1",
+        "r1",
+        None,
+        None,
+        None,
+        None,
+        "x1",
+        None,
+    ]
+    assert [r.persons for r in rows] == [2, 0, 1, 0, 1, 1, 1, 1]
+    assert rows[3].actor == "operator" and rows[0].actor == "customer"
+
+    added = json.loads(rows[0].detail)
+    assert added == {
+        "added": sorted([ona.person_id, jonas.person_id]),
+        "removed": [],
+        "counts": {"ADDED": 2},
+    }
+    assert json.loads(rows[7].detail)["removed"] == [ona.person_id]
+    changes = json.loads(rows[4].detail)
+    assert changes == {
+        "day": START.date().isoformat(),
+        "administrative": 0,
+        "named": [[ona.person_id, to_mask([Kind.NAME])]],
+    }
+    extract = json.loads(rows[6].detail)
+    assert rows[6].purpose == "KYC"
+    assert extract["named"] == [[ona.person_id, bank.kinds]]
+    assert extract["not_returned"] == {}
+    assert "name" in extract["groups"]
+    with db.read() as conn:
+        index = conn.execute(
+            select(
+                audit_persons.c.seq, audit_persons.c.person_id, audit_persons.c.kinds
+            ).order_by(audit_persons.c.seq)
+        ).all()
+    assert [tuple(r) for r in index] == [
+        (5, ona.person_id, to_mask([Kind.NAME])),
+        (7, ona.person_id, bank.kinds),
+    ]
+    result = trail.verify(db)
+    assert result.ok, result.problems
+    assert (result.records, result.head_seq, result.head_hash) == (8, 8, rows[-1].hash)
+
+
+def test_a_refused_call_leaves_no_record(db):
+    bank = customer(db)
+    with pytest.raises(Exception, match="purpose"):
+        person_data(db, bank, ["33309240064"], purpose=" ", request_id=None)
+    assert stored(db) == []
+
+
+def test_an_edited_record_is_named(db):
+    scenario(db)
+    with db.write() as conn:
+        conn.execute(
+            update(audit_records)
+            .where(audit_records.c.seq == 7)
+            .values(purpose="marketing")
+        )
+    assert problems(db) == [(7, "its content does not match its hash (edited)")]
+
+
+def test_an_edited_record_with_a_new_hash_breaks_the_next_link(db):
+    scenario(db)
+    with db.write() as conn:
+        row = conn.execute(select(audit_records).where(audit_records.c.seq == 3)).one()
+        fields = {**row._asdict(), "purpose": "changed"}
+        del fields["hash"]
+        conn.execute(
+            update(audit_records)
+            .where(audit_records.c.seq == 3)
+            .values(purpose="changed", hash=trail.record_hash(fields))
+        )
+    found = problems(db)
+    assert [seq for seq, _ in found] == [4]
+    assert "does not link" in found[0][1]
+
+
+def test_a_removed_record_is_named(db):
+    scenario(db)
+    with db.write() as conn:
+        conn.execute(delete(audit_persons).where(audit_persons.c.seq == 5))
+        conn.execute(delete(audit_records).where(audit_records.c.seq == 5))
+    assert problems(db) == [(5, "record 5 is missing (removed)")]
+
+
+def test_records_removed_from_the_end_are_named(db):
+    scenario(db)
+    with db.write() as conn:
+        conn.execute(delete(audit_records).where(audit_records.c.seq >= 7))
+        conn.execute(delete(audit_persons).where(audit_persons.c.seq >= 7))
+    assert problems(db) == [
+        (7, "records 7 to 8 are missing (removed from the end of the chain)")
+    ]
+
+
+def test_an_inserted_record_is_named(db):
+    scenario(db)
+    with db.write() as conn:
+        last = conn.execute(select(audit_records).where(audit_records.c.seq == 8)).one()
+        forged = {**last._asdict(), "seq": 9, "prev_hash": last.hash, "persons": 0}
+        forged["detail"] = trail.canonical({"added": [], "removed": []})
+        forged["hash"] = trail.record_hash(forged)
+        conn.execute(insert(audit_records).values(**forged))
+    assert problems(db) == [(9, "it was inserted: the chain's head is record 8")]
+
+
+def test_a_record_put_in_a_gap_with_the_head_moved_is_named(db):
+    """A whole forged tail, head included, is caught by an anchor kept elsewhere."""
+    scenario(db)
+    anchor = (8, trail.verify(db).head_hash)
+    with db.write() as conn:
+        conn.execute(delete(audit_records).where(audit_records.c.seq == 8))
+        last = conn.execute(select(audit_records).where(audit_records.c.seq == 7)).one()
+        forged = {**last._asdict(), "seq": 8, "prev_hash": last.hash}
+        forged["purpose"] = "nothing to see"
+        forged["hash"] = trail.record_hash(forged)
+        conn.execute(insert(audit_records).values(**forged))
+        conn.execute(delete(audit_persons).where(audit_persons.c.seq == 8))
+        conn.execute(
+            insert(audit_persons),
+            [
+                {"seq": 8, "person_id": p, "kinds": k}
+                for p, k in json.loads(forged["detail"])["named"]
+            ],
+        )
+        conn.execute(
+            update(service_state)
+            .where(service_state.c.key == trail.HEAD_KEY)
+            .values(value=f"8 {forged['hash']}")
+        )
+    assert problems(db) == []  # a consistent rewrite: only an anchor sees it
+    assert problems(db, anchor=anchor) == [
+        (8, "its hash is not the one kept as anchor")
+    ]
+
+
+def test_a_tampered_persons_index_is_named(db):
+    scenario(db)
+    with db.write() as conn:
+        conn.execute(delete(audit_persons).where(audit_persons.c.seq == 7))
+    assert problems(db) == [
+        (7, "the persons index (audit_persons) does not match the record")
+    ]
+
+
+def test_appends_from_many_connections_at_once_keep_one_chain(db):
+    """Writers in parallel (PostgreSQL: truly at once) take numbers one by one."""
+    banks = [customer(db, f"Bank {n}") for n in range(4)]
+    people = [add_person(db) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for _ in range(5):
+                load_clients(
+                    db,
+                    banks[n],
+                    add=[people[n].personal_code],
+                    remove=[],
+                    request_id=None,
+                )
+                person_data(
+                    db,
+                    banks[n],
+                    [people[n].personal_code],
+                    purpose="p",
+                    request_id=None,
+                )
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    result = trail.verify(db)
+    assert result.ok, result.problems
+    assert result.records == 40
+    assert [r.seq for r in stored(db)] == list(range(1, 41))
+
+
+def cli(db, *args):
+    url = db.engine.url.render_as_string(hide_password=False)
+    return CliRunner().invoke(
+        main, list(args), env={"REGWATCH_DATABASE_URL": url}, catch_exceptions=False
+    )
+
+
+def test_audit_verify_on_the_command_line_passes_then_fails_naming_the_record(db):
+    scenario(db)
+    good = cli(db, "audit", "verify")
+    assert good.exit_code == 0, good.output
+    assert "audit trail intact: 8 records; head 8:" in good.output
+    head = good.output.split("head ")[1].split(" ")[0]
+    assert cli(db, "audit", "verify", "--anchor", head).exit_code == 0
+
+    with db.write() as conn:
+        conn.execute(text("UPDATE audit_records SET outcome = 'X' WHERE seq = 2"))
+    bad = cli(db, "audit", "verify")
+    assert bad.exit_code == 1
+    assert bad.output.splitlines()[0] == (
+        "record 2: its content does not match its hash (edited)"
+    )
+
+
+def test_audit_export_writes_the_span_and_its_chain_checks_out(db, tmp_path):
+    scenario(db)
+    day = START.date()
+    out = tmp_path / "audit.jsonl"
+    result = cli(
+        db, "audit", "export", "--from", str(day), "--to", str(day), "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    # The day's own records: the loads of the first day, not the next day's.
+    assert [line["operation"] for line in lines] == ["LoadClients"] * 3
+    after = cli(
+        db,
+        "audit",
+        "export",
+        "--from",
+        str(day + timedelta(days=1)),
+        "--to",
+        str(day + timedelta(days=1)),
+    )
+    later = [json.loads(line) for line in after.stdout.splitlines()]
+    assert [line["seq"] for line in later] == [4, 5, 6, 7, 8]
+    # What an auditor does with the file alone: recompute each hash and link.
+    previous = lines[-1]["hash"]
+    for line in later:
+        assert line["prev_hash"] == previous
+        fields = {**line, "detail": trail.canonical(line["detail"])}
+        fields["at"] = line["at_us"]
+        assert trail.record_hash(fields) == line["hash"]
+        previous = line["hash"]
+    bad = cli(db, "audit", "export", "--from", str(day), "--to", "2026-01-01")
+    assert bad.exit_code == 2 and "--to is before --from" in bad.output
