@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from regwatch import codes
+from regwatch.audit import trail
 from regwatch.clock import day_of, from_micros, to_micros
 from regwatch.register.changes import kinds_changed
 from regwatch.register.events import EventRefused, RegisterEvent, apply_event
@@ -330,10 +331,12 @@ def note_feed_batch(
     recorded_at: datetime | None = None,
     **counts: int,
 ) -> None:
-    """One row of the feed log: a feed taken in, and what became of it.
+    """One row of the feed log: a feed taken in, and what became of it; and
+    its audit record (the persons it changed are in the change log).
 
     ``counts``: lines, applied, duplicates, refused, changes, new_persons,
-    missing (those not given are 0).
+    missing (those not given are 0). Called at the end of the feed's
+    transaction, so the audit trail's head is held only while it commits.
     """
     figures = dict.fromkeys(FEED_COUNTS, 0)
     unknown = set(counts) - set(FEED_COUNTS)
@@ -349,6 +352,21 @@ def note_feed_batch(
             recorded_at=None if recorded_at is None else to_micros(recorded_at),
             **figures,
         )
+    )
+    trail.append(
+        conn,
+        received_at,
+        "TakeFeed",
+        customer_id=None,
+        actor=trail.OPERATOR,
+        persons=figures["changes"],
+        detail={
+            "kind": kind,
+            "source": source[:400],
+            "administrative": administrative,
+            "recorded_at": None if recorded_at is None else to_micros(recorded_at),
+            **figures,
+        },
     )
 
 
