@@ -30,6 +30,7 @@ from zeep.transports import Transport
 from regwatch import logs
 from regwatch.api.app import create_app
 from regwatch.api.server import run_in_thread
+from regwatch.audit.trail import verify
 from regwatch.billing.charges import totals
 from regwatch.billing.prices import Item
 from regwatch.clock import VILNIUS, day_of
@@ -107,6 +108,11 @@ def run_demo(*, persons: int, days: int, seed: int, keep: bool) -> int:
         console.print(
             f"first day fetched again: {'identical' if refetch else 'DIFFERENT'}, "
             "and charged nothing more"
+        )
+        checked = verify(db)
+        console.print(
+            f"audit trail: {checked.records:,} records, "
+            + ("chain intact" if checked.ok else f"BROKEN: {checked.problems[:3]}")
         )
         console.print(f"demo finished in {time.monotonic() - began:.0f} s")
         return 0
