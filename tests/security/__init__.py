@@ -1,0 +1,1 @@
+"""Customer isolation: customer B tries everything against customer A."""
