@@ -73,3 +73,22 @@ class ServiceBusy(ServiceError):
 class InternalError(ServiceError):
     code = "INTERNAL_ERROR"
     client_error = False
+
+
+class ForbiddenXml(MalformedRequest):
+    """XML the service never reads: a DTD, entity declarations, XInclude.
+
+    A client library does not send these; an attacker probing for file reads
+    or entity blow-ups does, so they have a code of their own in the logs.
+    """
+
+    code = "FORBIDDEN_XML"
+
+
+class LimitExceeded(MalformedRequest):
+    """Nesting, element count or a single value far beyond any real request.
+
+    Refused before the work that the size would make expensive.
+    """
+
+    code = "LIMIT_EXCEEDED"

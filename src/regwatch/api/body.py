@@ -13,8 +13,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     A declared Content-Length over the limit is refused before reading; the
     count while streaming catches chunked bodies and lying headers.
     """
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if _declared_over(request.headers.get("content-length", ""), limit):
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
@@ -30,6 +29,16 @@ async def read_body(request: Request, limit: int) -> bytes:
             "the client left before sending the whole body"
         ) from None
     return b"".join(chunks)
+
+
+def _declared_over(content_length: str, limit: int) -> bool:
+    # ASCII digits only: str.isdigit() takes "²" too, which int() refuses.
+    # Past 18 digits the number is over any limit, and Python will not
+    # convert more than 4,300 digits at all.
+    digits = content_length.strip().lstrip("0")
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    return len(digits) > 18 or int(digits) > limit
 
 
 def _too_large(limit: int) -> RequestTooLarge:

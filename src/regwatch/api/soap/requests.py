@@ -75,7 +75,7 @@ def read_get_person_data(element: etree._Element) -> GetPersonDataRequest:
     )
 
 
-_DAY = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?:Z|[+-]\d\d:\d\d)?")
+_DAY = re.compile(r"(\d{4})-(\d\d)-(\d\d)(?:Z|[+-]\d\d:\d\d)?", re.ASCII)
 
 
 def parse_day(text: str) -> date:
@@ -114,4 +114,9 @@ def _optional(element: etree._Element, name: str) -> str | None:
 
 def _page_size(element: etree._Element) -> int | None:
     value = _optional(element, "pageSize")
-    return None if value is None else int(value)
+    if value is None:
+        return None
+    # The XSD has checked the range but not the leading zeros, and Python
+    # will not convert a string of more than 4,300 digits to a number.
+    digits = value.strip().lstrip("+").lstrip("0")
+    return int(digits or "0")
