@@ -536,6 +536,141 @@ def customers_add(
     click.echo("(the secret is not stored and cannot be shown again)")
 
 
+@customers.command("rotate-secret")
+@click.argument("customer_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON")
+@click.pass_context
+def customers_rotate_secret(
+    ctx: click.Context, customer_id: str, as_json: bool
+) -> None:
+    """Give CUSTOMER_ID a new secret, shown this once; the old one stops at once."""
+    from regwatch.monitoring.customers import rotate_secret
+
+    secret = _customer_call(rotate_secret, _db(ctx), customer_id)
+    if as_json:
+        click.echo(json.dumps({"customerId": customer_id, "secret": secret}))
+        return
+    click.echo(f"customer id: {customer_id}")
+    click.echo(f"secret:      {secret}")
+    click.echo("(the old secret no longer works; the new one is not stored)")
+
+
+@customers.command("disable")
+@click.argument("customer_id")
+@click.pass_context
+def customers_disable(ctx: click.Context, customer_id: str) -> None:
+    """Refuse every call of CUSTOMER_ID from now on (its data is kept)."""
+    from regwatch.monitoring.customers import disable_customer
+
+    if _customer_call(disable_customer, _db(ctx), customer_id):
+        click.echo(f"{customer_id} is disabled: its calls are refused from now on")
+    else:
+        click.echo(f"{customer_id} was already disabled")
+
+
+@customers.command("enable")
+@click.argument("customer_id")
+@click.pass_context
+def customers_enable(ctx: click.Context, customer_id: str) -> None:
+    """Accept the calls of a disabled CUSTOMER_ID again, with its secret."""
+    from regwatch.monitoring.customers import enable_customer
+
+    if _customer_call(enable_customer, _db(ctx), customer_id):
+        click.echo(f"{customer_id} is enabled")
+    else:
+        click.echo(f"{customer_id} was not disabled")
+
+
+@customers.command("set-certificate")
+@click.argument("customer_id")
+@click.argument("pem_file", type=click.File("r", encoding="ascii"))
+@click.pass_context
+def customers_set_certificate(
+    ctx: click.Context, customer_id: str, pem_file: TextIO
+) -> None:
+    """Require CUSTOMER_ID to present the TLS client certificate in PEM_FILE.
+
+    Only its SHA-256 fingerprint is stored. The certificate reaches the service
+    through a trusted proxy (REGWATCH_TRUSTED_PROXIES, REGWATCH_CLIENT_CERT_HEADER);
+    the customer's secret is still needed as well.
+    """
+    from regwatch.monitoring.customers import set_certificate
+
+    fingerprint = _customer_call(
+        set_certificate, _db(ctx), customer_id, pem_file.read()
+    )
+    click.echo(f"{customer_id} must present the certificate with SHA-256 {fingerprint}")
+
+
+@customers.command("remove-certificate")
+@click.argument("customer_id")
+@click.pass_context
+def customers_remove_certificate(ctx: click.Context, customer_id: str) -> None:
+    """Stop requiring a client certificate of CUSTOMER_ID (its secret still is)."""
+    from regwatch.monitoring.customers import remove_certificate
+
+    if _customer_call(remove_certificate, _db(ctx), customer_id):
+        click.echo(f"{customer_id} no longer needs a client certificate")
+    else:
+        click.echo(f"{customer_id} had no client certificate on record")
+
+
+@customers.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object a line")
+@click.pass_context
+def customers_list(ctx: click.Context, as_json: bool) -> None:
+    """List the customers: contract, state and whether a certificate is required.
+
+    Secrets are never shown: they are not stored.
+    """
+    from regwatch.monitoring.customers import list_customers
+
+    entries = list_customers(_db(ctx))
+    if as_json:
+        for entry in entries:
+            click.echo(json.dumps(_customer_json(entry)))
+        return
+    if not entries:
+        click.echo("no customers yet; add one with `regwatch customers add`")
+        return
+    rows = [
+        (
+            entry.customer_id,
+            "disabled" if entry.disabled_at else "active",
+            "required" if entry.certificate_required else "-",
+            describe(entry.kinds),
+            entry.name,
+        )
+        for entry in entries
+    ]
+    header = ("customer", "state", "certificate", "kinds", "name")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
+        click.echo("  ".join([*cells, row[4]]))
+
+
+def _customer_json(entry: Any) -> dict[str, Any]:
+    return {
+        "customerId": entry.customer_id,
+        "name": entry.name,
+        "companyCode": entry.company_code,
+        "kinds": describe(entry.kinds).split(","),
+        "createdAt": format_instant(entry.created_at),
+        "disabledAt": format_instant(entry.disabled_at) if entry.disabled_at else None,
+        "certificateRequired": entry.certificate_required,
+    }
+
+
+def _customer_call(service: Callable[..., Any], *args: Any) -> Any:
+    """Run a service on one customer; a ServiceError (an unknown id, a bad
+    certificate) becomes a one-line error."""
+    try:
+        return service(*args)
+    except ServiceError as error:
+        raise click.ClickException(str(error)) from None
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8080, show_default=True)

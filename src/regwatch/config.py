@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 
@@ -15,6 +16,13 @@ class Settings:
     max_page_size: int = 10_000
     retention_days: int = 90
     public_url: str | None = None  # the address the WSDL names, behind a proxy
+    # Secrets checked at once in one process: each Argon2 check holds 64 MiB.
+    max_secret_checks: int = 2
+    # Addresses or networks of the reverse proxies whose X-Forwarded-For and
+    # client certificate header are believed; nobody else's are.
+    trusted_proxies: tuple[str, ...] = ()
+    # The header in which a trusted proxy passes the client's TLS certificate.
+    client_cert_header: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -28,6 +36,10 @@ class Settings:
             max_page_size=_number("REGWATCH_MAX_PAGE_SIZE", 1),
             retention_days=_number("REGWATCH_RETENTION_DAYS", 1),
             public_url=env.get("REGWATCH_PUBLIC_URL") or None,
+            max_secret_checks=_number("REGWATCH_MAX_SECRET_CHECKS", 1),
+            trusted_proxies=_networks("REGWATCH_TRUSTED_PROXIES"),
+            client_cert_header=env.get("REGWATCH_CLIENT_CERT_HEADER", "").strip()
+            or None,
         )
         if settings.default_page_size > settings.max_page_size:
             raise ConfigError(
@@ -47,6 +59,7 @@ _ENV_FIELDS = {
     "REGWATCH_DEFAULT_PAGE_SIZE": "default_page_size",
     "REGWATCH_MAX_PAGE_SIZE": "max_page_size",
     "REGWATCH_RETENTION_DAYS": "retention_days",
+    "REGWATCH_MAX_SECRET_CHECKS": "max_secret_checks",
 }
 
 
@@ -62,3 +75,17 @@ def _number(variable: str, minimum: int) -> int:
     if value < minimum:
         raise ConfigError(f"{variable}={value} is below the minimum of {minimum}")
     return value
+
+
+def _networks(variable: str) -> tuple[str, ...]:
+    """Comma-separated addresses or networks (10.0.0.5, 10.1.0.0/16, ::1)."""
+    items = [item.strip() for item in os.environ.get(variable, "").split(",")]
+    networks = []
+    for item in filter(None, items):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"{variable}: {item!r} is not an IP address or network"
+            ) from None
+    return tuple(networks)

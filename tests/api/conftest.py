@@ -52,7 +52,9 @@ class FakeServices:
         default_factory=list
     )
 
-    def authenticate(self, db: Database, customer_id: str, secret: str) -> Customer:
+    def authenticate(
+        self, db: Database, customer_id: str, secret: str, **context: Any
+    ) -> Customer:
         if (customer_id, secret) != (CUSTOMER_ID, SECRET):
             raise NotAuthenticated("unknown customer or wrong secret")
         return CUSTOMER

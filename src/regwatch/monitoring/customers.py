@@ -3,35 +3,57 @@
 A secret is shown once, when it is made, and stored only as an Argon2 hash.
 Verifying a hash is slow by design, so a successful check is remembered for a
 short while in this process, keyed by the stored hash: a new secret (a new hash)
-invalidates it at once.
+invalidates it at once, in every process, since each request reads the stored
+hash anew. A customer may also be bound to a TLS client certificate, kept as
+the SHA-256 of its DER form.
 """
 
 from __future__ import annotations
 
-import contextlib
+import base64
+import binascii
 import functools
 import hashlib
+import hmac
 import re
 import secrets
 import threading
 import time
 import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, select
 
-from regwatch.clock import to_micros
-from regwatch.errors import NotAuthenticated, ServiceError
+from regwatch.clock import Clock, SystemClock, from_micros, to_micros
+from regwatch.errors import NotAuthenticated, NotFound, ServiceBusy, ServiceError
 from regwatch.kinds import ALL_MASK
+from regwatch.monitoring import logins
 from regwatch.monitoring.models import Customer
 from regwatch.store.engine import Database
 from regwatch.store.tables import customers
+
+log = structlog.get_logger(__name__)
 
 _HASHER = PasswordHasher()
 _VERIFIED_FOR_SECONDS = 300
 _verified: dict[tuple[str, str, str], float] = {}
 _verified_lock = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+# How long a login may wait for one of the process's few hash checks before it
+# is answered SERVICE_BUSY (a flood of logins must not pile up for ever).
+_CHECK_WAIT_SECONDS = 10
+_WRONG = "unknown customer or wrong secret"
+_WALL_CLOCK = SystemClock()
+_PEM_CERTIFICATE = re.compile(
+    r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL
+)
 
 
 class CustomerExists(ServiceError):
@@ -40,6 +62,12 @@ class CustomerExists(ServiceError):
 
 def new_secret() -> str:
     return secrets.token_urlsafe(24)
+
+
+def _checked_secret(secret: str) -> str:
+    if len(secret) < 12:
+        raise ServiceError("a secret has at least 12 characters")
+    return secret
 
 
 def customer_id_for(name: str) -> str:
@@ -71,9 +99,7 @@ def add_customer(
         raise ServiceError("a contract covers at least one kind of change")
     if company_code is not None and not re.fullmatch(r"\d{9}", company_code):
         raise ServiceError(f"company code {company_code!r} is not 9 digits")
-    secret = secret or new_secret()
-    if len(secret) < 12:
-        raise ServiceError("a secret has at least 12 characters")
+    secret = _checked_secret(secret or new_secret())
 
     secret_hash = _HASHER.hash(secret)
     with db.write() as conn:
@@ -102,37 +128,246 @@ def add_customer(
     return Customer(customer_id, name.strip(), company_code, kinds), secret
 
 
-def authenticate(db: Database, customer_id: str, secret: str) -> Customer:
+@dataclass(frozen=True)
+class CustomerEntry:
+    """A customer as the operator sees it: never its secret."""
+
+    customer_id: str
+    name: str
+    company_code: str | None
+    kinds: int
+    created_at: datetime
+    disabled_at: datetime | None
+    certificate_required: bool
+
+
+def authenticate(
+    db: Database,
+    customer_id: str,
+    secret: str,
+    *,
+    address: str | None = None,
+    certificate: str | None = None,
+    clock: Clock | None = None,
+) -> Customer:
     """The customer whose id and secret these are; NotAuthenticated otherwise.
 
-    The message is the same whatever was wrong, so that it tells nothing about
-    which customer ids exist.
+    A disabled customer is refused like an unknown one. A customer with a
+    client certificate on record must also present it (``certificate``: the
+    SHA-256 of its DER form, as lower-case hex). Failures are counted per
+    customer id and per client ``address``; while either is delayed, the
+    attempt is refused with LoginDelayed before its secret is looked at.
+
+    The message is the same whatever was wrong, and an unknown id costs the same
+    one hash check as a known one, so that nothing tells which ids exist.
     """
+    now = to_micros((clock or _WALL_CLOCK).now())
+    keys = logins.keys_for(customer_id, address)
     with db.read() as conn:
+        recent_failures = logins.check(conn, keys, now)
         row = conn.execute(
             select(customers).where(customers.c.customer_id == customer_id)
         ).one_or_none()
-    if row is None or row.disabled_at is not None:
-        _burn(secret)
-        raise NotAuthenticated("unknown customer or wrong secret")
-    if not _secret_matches(customer_id, row.secret_hash, secret):
-        raise NotAuthenticated("unknown customer or wrong secret")
-    return Customer(row.customer_id, row.name, row.company_code, row.kinds)
+
+    refusal = _refusal(db, row, secret, certificate)
+    if refusal is None and row is not None:
+        if recent_failures:
+            with db.write() as conn:
+                logins.clear_customer(conn, customer_id)
+        return Customer(row.customer_id, row.name, row.company_code, row.kinds)
+
+    with db.write() as conn:
+        delayed = logins.record_failure(conn, keys, now)
+    known = row.customer_id if row is not None else None
+    log.info("login_refused", reason=refusal, customer_id=known)
+    for scope, key in delayed:
+        log.warning(
+            "login_delayed",
+            scope=scope,
+            customer_id=known if scope == logins.CUSTOMER else None,
+            address=key if scope == logins.ADDRESS else None,
+        )
+    raise NotAuthenticated(_WRONG)
 
 
-def _secret_matches(customer_id: str, stored_hash: str, secret: str) -> bool:
+def rotate_secret(db: Database, customer_id: str, secret: str | None = None) -> str:
+    """Give a customer a new secret and return it; the old one stops at once.
+
+    The new hash replaces the old in one statement, and every process looks the
+    hash up on each request, so no process accepts the old secret afterwards.
+    """
+    secret = _checked_secret(secret or new_secret())
+    secret_hash = _HASHER.hash(secret)
+    with db.write() as conn:
+        _update(conn, customer_id, secret_hash=secret_hash)
+    return secret
+
+
+def disable_customer(db: Database, customer_id: str) -> bool:
+    """Refuse every login of a customer from now on; False if it already was."""
+    with db.write() as conn:
+        row = _row(conn, customer_id)
+        if row.disabled_at is not None:
+            return False
+        _update(conn, customer_id, disabled_at=to_micros(db.now(conn)))
+    return True
+
+
+def enable_customer(db: Database, customer_id: str) -> bool:
+    """Accept a disabled customer's logins again; False if it was not disabled."""
+    with db.write() as conn:
+        row = _row(conn, customer_id)
+        if row.disabled_at is None:
+            return False
+        _update(conn, customer_id, disabled_at=None)
+    return True
+
+
+def list_customers(db: Database) -> list[CustomerEntry]:
+    """Every customer, by id."""
+    with db.read() as conn:
+        rows = conn.execute(select(customers).order_by(customers.c.customer_id))
+        return [
+            CustomerEntry(
+                customer_id=row.customer_id,
+                name=row.name,
+                company_code=row.company_code,
+                kinds=row.kinds,
+                created_at=from_micros(row.created_at),
+                disabled_at=(
+                    from_micros(row.disabled_at)
+                    if row.disabled_at is not None
+                    else None
+                ),
+                certificate_required=row.client_certificate is not None,
+            )
+            for row in rows
+        ]
+
+
+def set_certificate(db: Database, customer_id: str, pem: str) -> str:
+    """Require this client certificate (PEM) of the customer from now on.
+
+    Only its SHA-256 fingerprint is kept, and returned. The certificate itself
+    is checked by the TLS proxy that verifies it against the trusted CAs;
+    this only ties it to the customer.
+    """
+    fingerprint = certificate_fingerprint(pem)
+    with db.write() as conn:
+        _update(conn, customer_id, client_certificate=fingerprint)
+    return fingerprint
+
+
+def remove_certificate(db: Database, customer_id: str) -> bool:
+    """Stop requiring a client certificate; False if none was required."""
+    with db.write() as conn:
+        row = _row(conn, customer_id)
+        if row.client_certificate is None:
+            return False
+        _update(conn, customer_id, client_certificate=None)
+    return True
+
+
+def certificate_fingerprint(pem: str) -> str:
+    """SHA-256 (lower-case hex) of the DER form of the one certificate in ``pem``."""
+    blocks = _PEM_CERTIFICATE.findall(pem)
+    if len(blocks) != 1:
+        raise ServiceError(
+            f"expected one PEM certificate (BEGIN CERTIFICATE), found {len(blocks)}; "
+            "give the customer's own certificate, without its chain"
+        )
+    try:
+        der = base64.b64decode(re.sub(r"\s+", "", blocks[0]), validate=True)
+    except binascii.Error:
+        raise ServiceError("the PEM certificate is not valid base64") from None
+    if not der.startswith(b"\x30"):  # every certificate is a DER SEQUENCE
+        raise ServiceError("the PEM block does not hold a DER certificate")
+    return der_fingerprint(der)
+
+
+def der_fingerprint(der: bytes) -> str:
+    return hashlib.sha256(der).hexdigest()
+
+
+def _refusal(
+    db: Database, row: Row[Any] | None, secret: str, certificate: str | None
+) -> str | None:
+    """Why a login is refused, or None.
+
+    Known or not, an id costs one hash check (none for a secret this process
+    verified lately).
+    """
+    if row is None:
+        _burn(db, secret)
+        return "unknown_customer"
+    if row.disabled_at is not None:
+        _burn(db, secret)
+        return "disabled"
+    if not _secret_matches(db, row.customer_id, row.secret_hash, secret):
+        return "wrong_secret"
+    required = row.client_certificate
+    if required is not None and not hmac.compare_digest(required, certificate or ""):
+        return "certificate"
+    return None
+
+
+def _row(conn: Connection, customer_id: str) -> Row[Any]:
+    row = conn.execute(
+        select(customers)
+        .where(customers.c.customer_id == customer_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no customer has the id {customer_id!r}")
+    return row
+
+
+def _update(conn: Connection, customer_id: str, **values: Any) -> None:
+    updated = conn.execute(
+        customers.update()
+        .where(customers.c.customer_id == customer_id)
+        .values(**values)
+    ).rowcount
+    if not updated:
+        raise NotFound(f"no customer has the id {customer_id!r}")
+
+
+def _secret_matches(
+    db: Database, customer_id: str, stored_hash: str, secret: str
+) -> bool:
     key = (customer_id, stored_hash, hashlib.sha256(secret.encode()).hexdigest())
     now = time.monotonic()
     with _verified_lock:
         if _verified.get(key, 0.0) > now:
             return True
-    try:
-        _HASHER.verify(stored_hash, secret)
-    except (VerificationError, InvalidHashError):
+    if not _verify(db, stored_hash, secret):
         return False
     with _verified_lock:
         _verified[key] = now + _VERIFIED_FOR_SECONDS
     return True
+
+
+def _verify(db: Database, stored_hash: str, secret: str) -> bool:
+    """One Argon2 check, holding one of the process's few slots for them.
+
+    Each check takes 64 MiB and tens of milliseconds of CPU, so a flood of
+    logins must queue for slots rather than run all at once.
+    """
+    slots = _check_slots(db.settings.max_secret_checks)
+    if not slots.acquire(timeout=_CHECK_WAIT_SECONDS):
+        raise ServiceBusy("too many logins are being checked at once; retry shortly")
+    try:
+        return _HASHER.verify(stored_hash, secret)
+    except (VerificationError, InvalidHashError):
+        return False
+    finally:
+        slots.release()
+
+
+def _check_slots(size: int) -> threading.BoundedSemaphore:
+    # Made under a lock: two semaphores for one size would double the bound.
+    with _slots_lock:
+        return _slots.setdefault(size, threading.BoundedSemaphore(size))
 
 
 @functools.cache
@@ -140,7 +375,6 @@ def _dummy_hash() -> str:
     return _HASHER.hash(secrets.token_urlsafe(16))
 
 
-def _burn(secret: str) -> None:
+def _burn(db: Database, secret: str) -> None:
     """Spend the time a real check takes, so timing does not tell ids apart."""
-    with contextlib.suppress(VerificationError, InvalidHashError):
-        _HASHER.verify(_dummy_hash(), secret)
+    _verify(db, _dummy_hash(), secret)

@@ -7,12 +7,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from regwatch.api.auth import authenticate_request
+from regwatch.api.auth import authenticate_request, check_credentials, has_basic
 from regwatch.api.body import read_body
 from regwatch.api.soap.contract import wsdl_bytes, xsd_bytes
 from regwatch.api.soap.faults import fault_for
 from regwatch.api.soap.operations import read_call
-from regwatch.errors import ServiceError
+from regwatch.api.soap.security import UsernameToken
+from regwatch.errors import NotAuthenticated, ServiceError
+from regwatch.monitoring.logins import LoginDelayed
+from regwatch.monitoring.models import Customer
 from regwatch.store.engine import Database, is_busy
 
 XML = "text/xml; charset=utf-8"
@@ -23,13 +26,18 @@ log = structlog.get_logger("regwatch.api.soap")
 async def post(request: Request) -> Response:
     """Run one SOAP operation for an authenticated customer.
 
-    Parsing and the service call block, so both run off the event loop; the
-    body is read only once the caller is known, and never past the size cap.
+    The credentials come as HTTP Basic, checked before the body is even read,
+    or as a WS-Security UsernameToken, which is in the body: then the body is
+    read (never past the size cap) and checked first. When both come, they
+    must name the same customer and both be right. Parsing, checking secrets
+    and the service call block, so they run off the event loop.
     """
     db: Database = request.app.state.db
     try:
-        customer = await authenticate_request(request, db)
-        structlog.contextvars.bind_contextvars(customer_id=customer.customer_id)
+        customer = None
+        if has_basic(request):
+            customer = await authenticate_request(request, db)
+            structlog.contextvars.bind_contextvars(customer_id=customer.customer_id)
 
         body = await read_body(request, db.settings.max_body_bytes)
         call = await run_in_threadpool(
@@ -39,6 +47,9 @@ async def post(request: Request) -> Response:
             soap_action=request.headers.get("soapaction"),
         )
         structlog.contextvars.bind_contextvars(operation=call.operation.name)
+
+        customer = await _with_token(request, db, customer, call.token)
+        structlog.contextvars.bind_contextvars(customer_id=customer.customer_id)
 
         answer = await run_in_threadpool(call.run, db, customer)
     except Exception as error:  # every failure becomes a fault, none escapes
@@ -72,6 +83,28 @@ def endpoint_url(request: Request) -> str:
     return base.rstrip("/") + "/soap"
 
 
+async def _with_token(
+    request: Request,
+    db: Database,
+    basic_customer: Customer | None,
+    token: UsernameToken | None,
+) -> Customer:
+    """The caller, once the UsernameToken (if one came) is checked as well."""
+    if token is None:
+        if basic_customer is None:
+            raise NotAuthenticated(
+                "send your customer id and secret as HTTP Basic credentials or "
+                "in a WS-Security UsernameToken (PasswordText)"
+            )
+        return basic_customer
+    if basic_customer is not None and token.username != basic_customer.customer_id:
+        raise NotAuthenticated(
+            "HTTP Basic and the wsse:UsernameToken name different customers; "
+            "send one of them, or the same customer and secret in both"
+        )
+    return await check_credentials(request, db, token.username, token.password)
+
+
 def _fault(error: Exception, request_id: str) -> Response:
     if isinstance(error, ServiceError):
         # The code only: a message can quote the request, personal codes too.
@@ -85,6 +118,9 @@ def _fault(error: Exception, request_id: str) -> Response:
     else:
         log.error("soap_internal_error", exc_info=error)
     fault = fault_for(error, request_id=request_id)
-    return Response(
-        fault.body, status_code=fault.status, headers=fault.headers, media_type=XML
-    )
+    status, headers = fault.status, fault.headers
+    if isinstance(error, LoginDelayed):
+        # Not a wrong secret (401) but "not now": HTTP's own status for that,
+        # with the time to wait.
+        status, headers = 429, {"Retry-After": str(error.retry_after)}
+    return Response(fault.body, status_code=status, headers=headers, media_type=XML)

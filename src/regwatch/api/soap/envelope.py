@@ -1,23 +1,37 @@
 """SOAP 1.1 envelopes: reading untrusted ones safely, writing ours.
 
-Reading runs in phases: refuse what must never reach the parser (a DOCTYPE,
-an encoding we cannot scan), parse with every network and entity feature off,
-check the envelope and its headers, then validate the one operation element
-against the contract's XSD. Element texts are then mapped by hand (see
-requests.py): a generic schema-driven decoder is dozens of times slower on a
-100,000-code list.
+Reading runs in phases, the cheapest first: refuse from the bytes what must
+never reach the parser (a DOCTYPE or entity declaration, an encoding we cannot
+scan, more elements than any real request holds), parse with every network and
+entity feature off, refuse XInclude and deep nesting, check the envelope and
+its headers, then validate the one operation element against the contract's
+XSD. Element texts are then mapped by hand (see requests.py): a generic
+schema-driven decoder is dozens of times slower on a 100,000-code list.
+
+Hostile input has codes of its own, FORBIDDEN_XML and LIMIT_EXCEEDED, so that
+the log, which keeps only the code of a fault, tells an attack from a client's
+mistake.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+from dataclasses import dataclass
+from functools import cache
 
 from lxml import etree
 
-from regwatch.api.soap.contract import SOAP_ENV, schema, soap_action
+from regwatch.api.soap import security
+from regwatch.api.soap.contract import NS, SOAP_ENV, schema, soap_action
 from regwatch.api.soap.faults import MustUnderstand, VersionMismatch
-from regwatch.errors import MalformedRequest, OperationMismatch
+from regwatch.config import Settings
+from regwatch.errors import (
+    ForbiddenXml,
+    LimitExceeded,
+    MalformedRequest,
+    OperationMismatch,
+)
 
 _ENVELOPE = f"{{{SOAP_ENV}}}Envelope"
 _HEADER = f"{{{SOAP_ENV}}}Header"
@@ -35,8 +49,48 @@ _ENCODINGS = frozenset(
 _DECLARED_ENCODING = re.compile(
     rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']*)["']"""
 )
+_FIRST_BYTE = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*+(.)", re.DOTALL)
+_FORBIDDEN_MARKUP = (b"<!DOCTYPE", b"<!ENTITY")
+_XINCLUDE = ("{http://www.w3.org/2001/XInclude}*", "{http://www.w3.org/2003/XInclude}*")
+_LONG_VALUE = (
+    "boolean(.//text()[string-length() > $most] | .//@*[string-length() > $most])"
+)
+# libxml2's own caps while huge_tree is off: 256 levels, 50,000 characters a
+# name, 10 MB a text. (By name: an older lxml may not know both codes.)
+_PARSER_LIMITS = frozenset(
+    getattr(etree.ErrorTypes, name, None)
+    for name in ("ERR_RESOURCE_LIMIT", "ERR_NAME_TOO_LONG")
+) - {None}
+_LONG_QUOTE = re.compile(r"'([^']{60})[^']{4,}'")
+_MESSAGE_CHARS = 2_000
 _MEDIA_TYPES = frozenset({"text/xml", "application/xml"})
 _ACTION_NAME = re.compile(r"[/#:]")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How big a request the reader takes apart before refusing it.
+
+    ``elements`` bounds attributes too; ``text`` is the characters of one text
+    or attribute value, ``name`` those of an element's namespace and name
+    together. All are far beyond a real request: the contract's own, smaller
+    limits (64 characters a code, 1,000 a purpose) are the XSD's to check.
+    """
+
+    elements: int
+    depth: int = 32
+    text: int = 16_384
+    name: int = 512
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Limits:
+        # One element a code, with room for the most codes a call may hold
+        # both added and removed (so that a call somewhat over the limit hears
+        # TOO_MANY_CODES, which says more), the envelope and header entries.
+        return cls(elements=2 * settings.max_codes_per_call + 1_000)
+
+
+DEFAULT_LIMITS = Limits.for_settings(Settings())
 
 
 def check_content_type(header: str | None) -> None:
@@ -48,7 +102,7 @@ def check_content_type(header: str | None) -> None:
     media_type = (header or "").split(";", 1)[0].strip().lower()
     if media_type not in _MEDIA_TYPES:
         raise MalformedRequest(
-            f"Content-Type {media_type or '(none)'} is not accepted: this is a "
+            f"Content-Type {media_type[:100] or '(none)'} is not accepted: this is a "
             "SOAP 1.1 service, send text/xml"
         )
 
@@ -64,41 +118,44 @@ def check_soap_action(header: str | None, operation: str) -> None:
     if not action or _ACTION_NAME.split(action)[-1] == operation:
         return
     raise OperationMismatch(
-        f"SOAPAction {action!r} does not match the operation in the body, "
+        f"SOAPAction {action[:200]!r} does not match the operation in the body, "
         f"{operation}; send {soap_action(operation)!r} or an empty SOAPAction"
     )
 
 
-def read_operation_element(body: bytes) -> etree._Element:
+def read_operation_element(
+    body: bytes, limits: Limits = DEFAULT_LIMITS
+) -> etree._Element:
     """The one element inside soap:Body, after the envelope checks."""
-    envelope = parse_untrusted(body)
+    envelope = parse_untrusted(body, limits)
     if etree.QName(envelope).localname != "Envelope":
         raise MalformedRequest("the document is not a SOAP envelope")
     if envelope.tag != _ENVELOPE:
         raise VersionMismatch(f"expected a SOAP 1.1 envelope in namespace {SOAP_ENV}")
     header, body_element = _header_and_body(envelope)
     if header is not None:
+        _check_header_sizes(header, limits)
         _check_headers(header)
     operations = list(body_element)
     if len(operations) != 1:
         raise MalformedRequest(
             f"soap:Body must hold exactly one operation element, not {len(operations)}"
         )
+    _check_operation_name(operations[0], limits)
     return operations[0]
 
 
-def parse_untrusted(data: bytes) -> etree._Element:
+def parse_untrusted(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
     """Parse XML from outside with no file, network or entity access.
 
     A DOCTYPE is refused outright, before and after parsing: its entities are
     the way to billion-laughs and file-reading attacks, and SOAP 1.1 forbids a
-    DTD in a message anyway. Nesting deeper than 256 is refused by libxml2
-    itself (``huge_tree`` off). The size is capped by the caller, before the
-    body is even read.
+    DTD in a message anyway. XInclude is never run, and its elements are
+    refused too. The byte size is capped by the caller before the body is
+    even read; the element count here before parsing, the nesting after.
     """
     _check_encoding(data)
-    if b"<!DOCTYPE" in data:
-        raise MalformedRequest("a DOCTYPE is not allowed in a SOAP message")
+    _check_markup(data, limits)
     # A new parser per call: lxml parser objects must not be shared by threads.
     parser = etree.XMLParser(
         resolve_entities=False,
@@ -111,20 +168,30 @@ def parse_untrusted(data: bytes) -> etree._Element:
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as error:
-        raise MalformedRequest(f"the request is not well-formed XML: {error}") from None
+        raise _syntax_error(error) from None
     if root.getroottree().docinfo.doctype:
-        raise MalformedRequest("a DOCTYPE is not allowed in a SOAP message")
+        raise _doctype_refused()
+    _check_tree(root, limits)
     return root
 
 
-def validate(element: etree._Element) -> None:
-    """Hold an operation element against the contract's XSD."""
+def validate(element: etree._Element, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Hold an operation element against the contract's XSD.
+
+    A value too long for the contract is a client's mistake; one far longer
+    than any real request is refused as a limit, and never quoted back.
+    """
     validator = schema()
     if validator.validate(element):
         return
+    if element.xpath(_LONG_VALUE, most=limits.text):
+        raise LimitExceeded(
+            f"a value in the request is longer than {limits.text:,} characters"
+        )
     error = validator.error_log.last_error
     raise MalformedRequest(
-        f"the request does not match the contract (line {error.line}): {error.message}"
+        f"the request does not match the contract (line {error.line}): "
+        f"{_clipped(error.message)}"
     )
 
 
@@ -138,14 +205,138 @@ def response_envelope(operation_xml: str) -> bytes:
 
 
 def _check_encoding(data: bytes) -> None:
-    # A zero byte near the start means UTF-16 or UTF-32, where the DOCTYPE
-    # scan would see nothing; so would an exotic declared encoding.
+    first = _FIRST_BYTE.match(data)
+    if first is None:
+        raise MalformedRequest("the request body is empty")
+    # A zero byte near the start means UTF-16 or UTF-32, and a first byte
+    # other than an ASCII "<" an encoding such as EBCDIC: in both, the scans
+    # of the bytes would see nothing; so they would in an exotic declared
+    # encoding.
     declared = _DECLARED_ENCODING.match(data[:200])
-    if b"\x00" in data[:64] or (declared and not _scannable(declared.group(1))):
-        raise MalformedRequest(
-            "send the request in UTF-8 (windows-1257 and ISO-8859 encodings "
-            "are accepted when declared in the XML prolog)"
+    if (
+        first.group(1) == b"<"
+        and b"\x00" not in data[:64]
+        and (declared is None or _scannable(declared.group(1)))
+    ):
+        return
+    if _hides_forbidden_markup(data[:4096], declared):
+        raise _doctype_refused()
+    raise MalformedRequest(
+        "send the request in UTF-8 (windows-1257 and ISO-8859 encodings "
+        "are accepted when declared in the XML prolog)"
+    )
+
+
+def _hides_forbidden_markup(start: bytes, declared: re.Match[bytes] | None) -> bool:
+    """Whether the start of a request refused for its encoding holds a DOCTYPE.
+
+    Only to name the refusal for what it is. UTF-16 and UTF-32 write ASCII
+    with zero bytes between; a declared encoding Python knows is decoded.
+    """
+    readings = [start.replace(b"\x00", b"")]
+    if declared is not None:
+        try:
+            text = start.decode(declared.group(1).decode("ascii"), "replace")
+        except (LookupError, ValueError):
+            pass
+        else:
+            readings.append(text.encode())
+    return any(m in reading for reading in readings for m in _FORBIDDEN_MARKUP)
+
+
+def _check_markup(data: bytes, limits: Limits) -> None:
+    # _check_encoding has made sure that ASCII is itself in these bytes. A
+    # marker inside a comment or a CDATA section is refused too: no client
+    # library writes one there.
+    if any(marker in data for marker in _FORBIDDEN_MARKUP):
+        raise _doctype_refused()
+
+    # Every element opens with "<" and a name, so the count of "<" less that
+    # of "</" bounds the elements from above, and each attribute needs a "=".
+    # Counting takes milliseconds; parsing 16 MiB of "<a/>" would take half a
+    # gigabyte of memory.
+    opened = data.count(b"<")
+    if opened > limits.elements:
+        opened -= data.count(b"</")
+    if opened > limits.elements:
+        raise LimitExceeded(
+            f"the request holds more than {limits.elements:,} elements; "
+            "send the codes in several calls"
         )
+    if data.count(b"=") > limits.elements:
+        raise LimitExceeded(
+            f"the request holds more than {limits.elements:,} attributes"
+        )
+
+
+def _check_tree(root: etree._Element, limits: Limits) -> None:
+    # Both in C: a tag-filtered walk, and an XPath that stops at the depth.
+    if next(root.iter(*_XINCLUDE), None) is not None:
+        raise ForbiddenXml("XInclude is not allowed in a SOAP message")
+    if root.xpath(_deeper_than(limits.depth)):
+        raise LimitExceeded(f"elements are nested more than {limits.depth} deep")
+
+
+@cache
+def _deeper_than(depth: int) -> str:
+    """XPath: is there an element below ``depth`` levels (the root is one)?"""
+    return "boolean(/" + "/".join(["*"] * (depth + 1)) + ")"
+
+
+def _check_header_sizes(header: etree._Element, limits: Limits) -> None:
+    """Header entries are not held against the XSD, so their sizes are held here.
+
+    A header's names are quoted in faults about it.
+    """
+    for element in header.iter():
+        names = [element.tag, *element.attrib.keys()]
+        values = [element.text or "", element.tail or "", *element.attrib.values()]
+        if max(map(len, names)) > limits.name or max(map(len, values)) > limits.text:
+            raise LimitExceeded(
+                f"a header entry holds a name longer than {limits.name} or a "
+                f"value longer than {limits.text:,} characters"
+            )
+
+
+def _check_operation_name(operation: etree._Element, limits: Limits) -> None:
+    # The name of an unknown operation is quoted back; its namespace is not.
+    if etree.QName(operation).namespace != NS:
+        raise MalformedRequest(
+            f"the element in soap:Body must be one of this service's "
+            f"operations, in namespace {NS}"
+        )
+    if len(operation.tag) > limits.name:
+        raise LimitExceeded(
+            f"the operation's name is longer than {limits.name} characters"
+        )
+
+
+def _syntax_error(error: etree.XMLSyntaxError) -> MalformedRequest:
+    if error.code in _PARSER_LIMITS:
+        # libxml2's words for these name its own options; ours name the limit.
+        return LimitExceeded(
+            "the request nests elements more than 256 deep, or holds a name "
+            "or a value too long to read"
+        )
+    return MalformedRequest(
+        f"the request is not well-formed XML: {_clipped(error.msg)}"
+    )
+
+
+def _doctype_refused() -> ForbiddenXml:
+    return ForbiddenXml(
+        "a DOCTYPE or an entity declaration is not allowed in a SOAP message"
+    )
+
+
+def _clipped(message: str) -> str:
+    """libxml2's message with long quoted values cut short.
+
+    Some messages quote the offending value whole; a fault must not send
+    back all that the caller sent. (The values reaching here are short of
+    ``Limits.text``, so the message is never large.)
+    """
+    return _LONG_QUOTE.sub(r"'\1...'", message)[:_MESSAGE_CHARS]
 
 
 def _scannable(encoding: bytes) -> bool:
@@ -168,17 +359,20 @@ def _header_and_body(
 
 
 def _check_headers(header: etree._Element) -> None:
-    """Fault on a header entry meant for us that we must understand.
+    """Fault on a header entry meant for us that we must understand and do not.
 
-    This service understands no header entry, so any entry addressed to it
+    The one entry this service understands is WS-Security's ``wsse:Security``
+    (for its UsernameToken, see security.py). Any other entry addressed to us
     (no actor, or the ``next`` actor) with mustUnderstand="1" is refused, as
     SOAP 1.1 requires; every other header is ignored.
     """
     for entry in header:
         if entry.get(_MUST_UNDERSTAND, "0").strip() not in ("1", "true"):
             continue
+        if security.is_security_header(entry):
+            continue
         if entry.get(_ACTOR, _ACTOR_NEXT) == _ACTOR_NEXT:
             raise MustUnderstand(
                 f'header {entry.tag} has mustUnderstand="1", and this '
-                "service understands no header entry"
+                "service understands only wsse:Security"
             )

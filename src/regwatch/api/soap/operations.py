@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from regwatch.api.soap import envelope, requests, responses
+from regwatch.api.soap import envelope, requests, responses, security
 from regwatch.api.soap.contract import NS
 from regwatch.errors import MalformedRequest
 from regwatch.monitoring import days, extracts, lists
@@ -33,6 +33,7 @@ class SoapCall:
 
     operation: Operation
     request: Any
+    token: security.UsernameToken | None = None  # WS-Security credentials
 
     def run(self, db: Database, customer: Customer) -> bytes:
         answer = self.operation.answer(db, customer, self.request)
@@ -45,6 +46,7 @@ def read_call(
     """Check a SOAP request from its headers to its last element."""
     envelope.check_content_type(content_type)
     element = envelope.read_operation_element(body)
+    token = security.username_token(element)
     operation = _BY_TAG.get(element.tag)
     if operation is None:
         raise MalformedRequest(
@@ -53,7 +55,7 @@ def read_call(
         )
     envelope.check_soap_action(soap_action, operation.name)
     envelope.validate(element)
-    return SoapCall(operation, operation.read(element))
+    return SoapCall(operation, operation.read(element), token)
 
 
 def _load_clients(
