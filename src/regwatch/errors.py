@@ -92,3 +92,19 @@ class LimitExceeded(MalformedRequest):
     """
 
     code = "LIMIT_EXCEEDED"
+
+
+class LoginDelayed(ServiceError):
+    """Too many failed logins for this customer id or from this address.
+
+    Not a wrong secret but "not now": answered with HTTP 429 and the seconds
+    to wait in Retry-After.
+    """
+
+    code = "LOGIN_DELAYED"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"too many failed logins; the next attempt is checked in {retry_after} s"
+        )
+        self.retry_after = retry_after

@@ -30,7 +30,7 @@ from regwatch.api.server import run_in_thread
 from regwatch.api.soap.security import PASSWORD_TEXT, WSSE
 from regwatch.clock import FixedClock, to_micros
 from regwatch.config import ConfigError, Settings
-from regwatch.errors import NotAuthenticated, ServiceBusy
+from regwatch.errors import LoginDelayed, NotAuthenticated, ServiceBusy
 from regwatch.kinds import ALL_MASK
 from regwatch.monitoring import customers, logins
 from regwatch.monitoring.customers import (
@@ -40,7 +40,6 @@ from regwatch.monitoring.customers import (
     disable_customer,
     set_certificate,
 )
-from regwatch.monitoring.logins import LoginDelayed
 from regwatch.store.engine import Database
 from regwatch.store.tables import login_failures
 

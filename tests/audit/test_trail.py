@@ -10,12 +10,20 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, insert, select, text, update
+from starlette.testclient import TestClient
 
 from conftest import START
 from factories import add_person, at, customer, event, move_clock, record
+from regwatch.api.app import create_app
 from regwatch.audit import trail
 from regwatch.cli import main
-from regwatch.kinds import Kind, to_mask
+from regwatch.kinds import ALL_MASK, Kind, to_mask
+from regwatch.monitoring.customers import (
+    add_customer,
+    disable_customer,
+    enable_customer,
+    rotate_secret,
+)
 from regwatch.monitoring.days import day_changes, publish_pending
 from regwatch.monitoring.extracts import person_data
 from regwatch.monitoring.lists import list_clients, load_clients
@@ -54,18 +62,22 @@ def test_each_operation_writes_one_chained_record_with_what_it_handed_over(db):
     bank, telecom, ona, jonas = scenario(db)
     rows = stored(db)
     assert [(r.seq, r.operation, r.customer_id, r.outcome) for r in rows] == [
-        (1, "LoadClients", bank.customer_id, "OK"),
-        (2, "LoadClients", bank.customer_id, "REPEATED"),
-        (3, "LoadClients", telecom.customer_id, "OK"),
-        (4, "PublishDay", None, "OK"),
-        (5, "GetClientsDataChanges", bank.customer_id, "OK"),
-        (6, "GetAllClients", bank.customer_id, "OK"),
-        (7, "GetPersonData", bank.customer_id, "OK"),
-        (8, "LoadClients", bank.customer_id, "OK"),
+        (1, "AddCustomer", bank.customer_id, "OK"),
+        (2, "AddCustomer", telecom.customer_id, "OK"),
+        (3, "LoadClients", bank.customer_id, "OK"),
+        (4, "LoadClients", bank.customer_id, "REPEATED"),
+        (5, "LoadClients", telecom.customer_id, "OK"),
+        (6, "PublishDay", None, "OK"),
+        (7, "GetClientsDataChanges", bank.customer_id, "OK"),
+        (8, "GetAllClients", bank.customer_id, "OK"),
+        (9, "GetPersonData", bank.customer_id, "OK"),
+        (10, "LoadClients", bank.customer_id, "OK"),
     ]
     assert rows[0].prev_hash == trail.GENESIS
     assert all(rows[n].prev_hash == rows[n - 1].hash for n in range(1, len(rows)))
     assert [r.request_id for r in rows] == [
+        None,
+        None,
         "r1",
         "r1",
         None,
@@ -75,24 +87,30 @@ def test_each_operation_writes_one_chained_record_with_what_it_handed_over(db):
         "x1",
         None,
     ]
-    assert [r.persons for r in rows] == [2, 0, 1, 0, 1, 1, 1, 1]
-    assert rows[3].actor == "operator" and rows[0].actor == "customer"
+    assert [r.persons for r in rows] == [0, 0, 2, 0, 1, 0, 1, 1, 1, 1]
+    assert [r.actor for r in rows].count("operator") == 3  # customers, publish
+    assert rows[5].actor == "operator" and rows[2].actor == "customer"
+    assert json.loads(rows[0].detail) == {
+        "name": "Bank",
+        "company_code": None,
+        "kinds": bank.kinds,
+    }
 
-    added = json.loads(rows[0].detail)
+    added = json.loads(rows[2].detail)
     assert added == {
         "added": sorted([ona.person_id, jonas.person_id]),
         "removed": [],
         "counts": {"ADDED": 2},
     }
-    assert json.loads(rows[7].detail)["removed"] == [ona.person_id]
-    changes = json.loads(rows[4].detail)
+    assert json.loads(rows[9].detail)["removed"] == [ona.person_id]
+    changes = json.loads(rows[6].detail)
     assert changes == {
         "day": START.date().isoformat(),
         "administrative": 0,
         "named": [[ona.person_id, to_mask([Kind.NAME])]],
     }
-    extract = json.loads(rows[6].detail)
-    assert rows[6].purpose == "KYC"
+    extract = json.loads(rows[8].detail)
+    assert rows[8].purpose == "KYC"
     assert extract["named"] == [[ona.person_id, bank.kinds]]
     assert extract["not_returned"] == {}
     assert "name" in extract["groups"]
@@ -103,19 +121,23 @@ def test_each_operation_writes_one_chained_record_with_what_it_handed_over(db):
             ).order_by(audit_persons.c.seq)
         ).all()
     assert [tuple(r) for r in index] == [
-        (5, ona.person_id, to_mask([Kind.NAME])),
-        (7, ona.person_id, bank.kinds),
+        (7, ona.person_id, to_mask([Kind.NAME])),
+        (9, ona.person_id, bank.kinds),
     ]
     result = trail.verify(db)
     assert result.ok, result.problems
-    assert (result.records, result.head_seq, result.head_hash) == (8, 8, rows[-1].hash)
+    assert (result.records, result.head_seq, result.head_hash) == (
+        10,
+        10,
+        rows[-1].hash,
+    )
 
 
 def test_a_refused_call_leaves_no_record(db):
     bank = customer(db)
     with pytest.raises(Exception, match="purpose"):
         person_data(db, bank, ["33309240064"], purpose=" ", request_id=None)
-    assert stored(db) == []
+    assert [r.operation for r in stored(db)] == ["AddCustomer"]
 
 
 def test_an_edited_record_is_named(db):
@@ -123,10 +145,10 @@ def test_an_edited_record_is_named(db):
     with db.write() as conn:
         conn.execute(
             update(audit_records)
-            .where(audit_records.c.seq == 7)
+            .where(audit_records.c.seq == 9)
             .values(purpose="marketing")
         )
-    assert problems(db) == [(7, "its content does not match its hash (edited)")]
+    assert problems(db) == [(9, "its content does not match its hash (edited)")]
 
 
 def test_an_edited_record_with_a_new_hash_breaks_the_next_link(db):
@@ -159,57 +181,59 @@ def test_records_removed_from_the_end_are_named(db):
         conn.execute(delete(audit_records).where(audit_records.c.seq >= 7))
         conn.execute(delete(audit_persons).where(audit_persons.c.seq >= 7))
     assert problems(db) == [
-        (7, "records 7 to 8 are missing (removed from the end of the chain)")
+        (7, "records 7 to 10 are missing (removed from the end of the chain)")
     ]
 
 
 def test_an_inserted_record_is_named(db):
     scenario(db)
     with db.write() as conn:
-        last = conn.execute(select(audit_records).where(audit_records.c.seq == 8)).one()
-        forged = {**last._asdict(), "seq": 9, "prev_hash": last.hash, "persons": 0}
+        last = conn.execute(
+            select(audit_records).where(audit_records.c.seq == 10)
+        ).one()
+        forged = {**last._asdict(), "seq": 11, "prev_hash": last.hash, "persons": 0}
         forged["detail"] = trail.canonical({"added": [], "removed": []})
         forged["hash"] = trail.record_hash(forged)
         conn.execute(insert(audit_records).values(**forged))
-    assert problems(db) == [(9, "it was inserted: the chain's head is record 8")]
+    assert problems(db) == [(11, "it was inserted: the chain's head is record 10")]
 
 
 def test_a_record_put_in_a_gap_with_the_head_moved_is_named(db):
     """A whole forged tail, head included, is caught by an anchor kept elsewhere."""
     scenario(db)
-    anchor = (8, trail.verify(db).head_hash)
+    anchor = (10, trail.verify(db).head_hash)
     with db.write() as conn:
-        conn.execute(delete(audit_records).where(audit_records.c.seq == 8))
-        last = conn.execute(select(audit_records).where(audit_records.c.seq == 7)).one()
-        forged = {**last._asdict(), "seq": 8, "prev_hash": last.hash}
+        conn.execute(delete(audit_records).where(audit_records.c.seq == 10))
+        last = conn.execute(select(audit_records).where(audit_records.c.seq == 9)).one()
+        forged = {**last._asdict(), "seq": 10, "prev_hash": last.hash}
         forged["purpose"] = "nothing to see"
         forged["hash"] = trail.record_hash(forged)
         conn.execute(insert(audit_records).values(**forged))
-        conn.execute(delete(audit_persons).where(audit_persons.c.seq == 8))
+        conn.execute(delete(audit_persons).where(audit_persons.c.seq == 10))
         conn.execute(
             insert(audit_persons),
             [
-                {"seq": 8, "person_id": p, "kinds": k}
+                {"seq": 10, "person_id": p, "kinds": k}
                 for p, k in json.loads(forged["detail"])["named"]
             ],
         )
         conn.execute(
             update(service_state)
             .where(service_state.c.key == trail.HEAD_KEY)
-            .values(value=f"8 {forged['hash']}")
+            .values(value=f"10 {forged['hash']}")
         )
     assert problems(db) == []  # a consistent rewrite: only an anchor sees it
     assert problems(db, anchor=anchor) == [
-        (8, "its hash is not the one kept as anchor")
+        (10, "its hash is not the one kept as anchor")
     ]
 
 
 def test_a_tampered_persons_index_is_named(db):
     scenario(db)
     with db.write() as conn:
-        conn.execute(delete(audit_persons).where(audit_persons.c.seq == 7))
+        conn.execute(delete(audit_persons).where(audit_persons.c.seq == 9))
     assert problems(db) == [
-        (7, "the persons index (audit_persons) does not match the record")
+        (9, "the persons index (audit_persons) does not match the record")
     ]
 
 
@@ -247,8 +271,8 @@ def test_appends_from_many_connections_at_once_keep_one_chain(db):
     assert errors == []
     result = trail.verify(db)
     assert result.ok, result.problems
-    assert result.records == 40
-    assert [r.seq for r in stored(db)] == list(range(1, 41))
+    assert result.records == 44  # the four customers' own records first
+    assert [r.seq for r in stored(db)] == list(range(1, 45))
 
 
 def cli(db, *args):
@@ -262,7 +286,7 @@ def test_audit_verify_on_the_command_line_passes_then_fails_naming_the_record(db
     scenario(db)
     good = cli(db, "audit", "verify")
     assert good.exit_code == 0, good.output
-    assert "audit trail intact: 8 records; head 8:" in good.output
+    assert "audit trail intact: 10 records; head 10:" in good.output
     head = good.output.split("head ")[1].split(" ")[0]
     assert cli(db, "audit", "verify", "--anchor", head).exit_code == 0
 
@@ -285,7 +309,9 @@ def test_audit_export_writes_the_span_and_its_chain_checks_out(db, tmp_path):
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     # The day's own records: the loads of the first day, not the next day's.
-    assert [line["operation"] for line in lines] == ["LoadClients"] * 3
+    assert [line["operation"] for line in lines] == ["AddCustomer"] * 2 + [
+        "LoadClients"
+    ] * 3
     after = cli(
         db,
         "audit",
@@ -296,7 +322,7 @@ def test_audit_export_writes_the_span_and_its_chain_checks_out(db, tmp_path):
         str(day + timedelta(days=1)),
     )
     later = [json.loads(line) for line in after.stdout.splitlines()]
-    assert [line["seq"] for line in later] == [4, 5, 6, 7, 8]
+    assert [line["seq"] for line in later] == [6, 7, 8, 9, 10]
     # What an auditor does with the file alone: recompute each hash and link.
     previous = lines[-1]["hash"]
     for line in later:
@@ -307,3 +333,49 @@ def test_audit_export_writes_the_span_and_its_chain_checks_out(db, tmp_path):
         previous = line["hash"]
     bad = cli(db, "audit", "export", "--from", str(day), "--to", "2026-01-01")
     assert bad.exit_code == 2 and "--to is before --from" in bad.output
+
+
+def test_a_refused_call_over_http_is_recorded_with_its_code_and_request_id(db):
+    bank, secret = add_customer(db, "Bank", kinds=ALL_MASK)
+    client = TestClient(create_app(db), headers={"Content-Type": "text/xml"})
+    envelope = (
+        '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:r="urn:regwatch:monitoring:v1"><s:Body>{}</s:Body></s:Envelope>'
+    )
+    unpublished = envelope.format(
+        "<r:GetClientsDataChanges><r:date>2031-01-01</r:date></r:GetClientsDataChanges>"
+    )
+    answer = client.post(
+        "/soap",
+        content=unpublished,
+        auth=(bank.customer_id, secret),
+        headers={"X-Request-Id": "night-run-7"},
+    )
+    assert answer.status_code == 500
+    hostile = '<!DOCTYPE x [<!ENTITY a "b">]>' + envelope.format("<r:GetAllClients/>")
+    client.post("/soap", content=hostile, auth=(bank.customer_id, secret))
+    client.post("/soap", content=unpublished, auth=(bank.customer_id, "wrong-secret"))
+
+    rows = stored(db)[1:]  # after the customer's own record
+    assert [(r.operation, r.customer_id, r.outcome, r.persons) for r in rows] == [
+        ("GetClientsDataChanges", bank.customer_id, "DAY_NOT_PUBLISHED", 0),
+        ("UnreadableRequest", bank.customer_id, "FORBIDDEN_XML", 0),
+    ]  # a failed login is not the customer's call: the login log has it
+    assert rows[0].trace_id == "night-run-7"
+    assert trail.verify(db).ok
+
+
+def test_the_operators_changes_to_a_customer_are_recorded_without_secrets(db):
+    bank, first_secret = add_customer(db, "Bank", kinds=ALL_MASK)
+    second_secret = rotate_secret(db, bank.customer_id)
+    disable_customer(db, bank.customer_id)
+    enable_customer(db, bank.customer_id)
+    rows = stored(db)
+    assert [(r.operation, r.actor, r.customer_id) for r in rows] == [
+        ("AddCustomer", "operator", bank.customer_id),
+        ("RotateSecret", "operator", bank.customer_id),
+        ("DisableCustomer", "operator", bank.customer_id),
+        ("EnableCustomer", "operator", bank.customer_id),
+    ]
+    everything = repr([r._asdict() for r in rows])
+    assert first_secret not in everything and second_secret not in everything

@@ -61,6 +61,10 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         # A LoadClients call of 100,000 codes keeps a worker busy for seconds
         # on a loaded machine; only a worker stuck for longer is hung.
         timeout_worker_healthcheck=30,
+        # Which proxy to believe is regwatch's own setting
+        # (REGWATCH_TRUSTED_PROXIES, api/auth.py); uvicorn's rewriting of the
+        # client address would hide the proxy that vouches for a certificate.
+        proxy_headers=False,
     )
 
 
@@ -113,7 +117,9 @@ def run_in_thread(
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     bound_host, bound_port = sock.getsockname()[:2]
-    config = uvicorn.Config(app, log_config=None, lifespan="off", ws="none")
+    config = uvicorn.Config(
+        app, log_config=None, lifespan="off", ws="none", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, daemon=True

@@ -29,6 +29,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Row, select
 
+from regwatch.audit import trail
 from regwatch.clock import Clock, SystemClock, from_micros, to_micros
 from regwatch.errors import NotAuthenticated, NotFound, ServiceBusy, ServiceError
 from regwatch.kinds import ALL_MASK
@@ -125,6 +126,15 @@ def add_customer(
                 created_at=to_micros(db.now(conn)),
             )
         )
+        _audit(
+            conn,
+            db,
+            "AddCustomer",
+            customer_id,
+            name=name.strip(),
+            company_code=company_code,
+            kinds=kinds,
+        )
     return Customer(customer_id, name.strip(), company_code, kinds), secret
 
 
@@ -200,6 +210,7 @@ def rotate_secret(db: Database, customer_id: str, secret: str | None = None) -> 
     secret_hash = _HASHER.hash(secret)
     with db.write() as conn:
         _update(conn, customer_id, secret_hash=secret_hash)
+        _audit(conn, db, "RotateSecret", customer_id)
     return secret
 
 
@@ -210,6 +221,7 @@ def disable_customer(db: Database, customer_id: str) -> bool:
         if row.disabled_at is not None:
             return False
         _update(conn, customer_id, disabled_at=to_micros(db.now(conn)))
+        _audit(conn, db, "DisableCustomer", customer_id)
     return True
 
 
@@ -220,6 +232,7 @@ def enable_customer(db: Database, customer_id: str) -> bool:
         if row.disabled_at is None:
             return False
         _update(conn, customer_id, disabled_at=None)
+        _audit(conn, db, "EnableCustomer", customer_id)
     return True
 
 
@@ -255,6 +268,7 @@ def set_certificate(db: Database, customer_id: str, pem: str) -> str:
     fingerprint = certificate_fingerprint(pem)
     with db.write() as conn:
         _update(conn, customer_id, client_certificate=fingerprint)
+        _audit(conn, db, "SetCertificate", customer_id, fingerprint=fingerprint)
     return fingerprint
 
 
@@ -265,7 +279,22 @@ def remove_certificate(db: Database, customer_id: str) -> bool:
         if row.client_certificate is None:
             return False
         _update(conn, customer_id, client_certificate=None)
+        _audit(conn, db, "RemoveCertificate", customer_id)
     return True
+
+
+def _audit(
+    conn: Connection, db: Database, operation: str, customer_id: str, **detail: Any
+) -> None:
+    """The audit record of an operator's change to a customer (never a secret)."""
+    trail.append(
+        conn,
+        db.now(conn),
+        operation,
+        customer_id=customer_id,
+        actor=trail.OPERATOR,
+        detail=detail,
+    )
 
 
 def certificate_fingerprint(pem: str) -> str:

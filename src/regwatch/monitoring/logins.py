@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, and_, or_, select
 
-from regwatch.errors import ServiceError
+from regwatch.errors import LoginDelayed
 from regwatch.store.sql import insert_ignoring_duplicates
 from regwatch.store.tables import login_failures
 
@@ -51,18 +51,6 @@ POLICIES = {
 # now and then, by whichever process happens to record a failure.
 _PURGE_EVERY = 100
 _recorded = itertools.count(1)
-
-
-class LoginDelayed(ServiceError):
-    """Too many failed logins for this customer id or from this address."""
-
-    code = "LOGIN_DELAYED"
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            f"too many failed logins; the next attempt is checked in {retry_after} s"
-        )
-        self.retry_after = retry_after
 
 
 Key = tuple[str, str]  # (scope, key)

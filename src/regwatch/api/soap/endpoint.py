@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -10,11 +12,13 @@ from starlette.responses import PlainTextResponse, Response
 from regwatch.api.auth import authenticate_request, check_credentials, has_basic
 from regwatch.api.body import read_body
 from regwatch.api.soap.contract import wsdl_bytes, xsd_bytes
+from regwatch.api.soap.envelope import Limits
 from regwatch.api.soap.faults import fault_for
-from regwatch.api.soap.operations import read_call
+from regwatch.api.soap.operations import SoapCall, read_call
 from regwatch.api.soap.security import UsernameToken
-from regwatch.errors import NotAuthenticated, ServiceError
-from regwatch.monitoring.logins import LoginDelayed
+from regwatch.audit import trail
+from regwatch.config import Settings
+from regwatch.errors import LoginDelayed, NotAuthenticated, ServiceBusy, ServiceError
 from regwatch.monitoring.models import Customer
 from regwatch.store.engine import Database, is_busy
 
@@ -33,8 +37,9 @@ async def post(request: Request) -> Response:
     and the service call block, so they run off the event loop.
     """
     db: Database = request.app.state.db
+    customer: Customer | None = None
+    call: SoapCall | None = None
     try:
-        customer = None
         if has_basic(request):
             customer = await authenticate_request(request, db)
             structlog.contextvars.bind_contextvars(customer_id=customer.customer_id)
@@ -45,6 +50,7 @@ async def post(request: Request) -> Response:
             body,
             content_type=request.headers.get("content-type"),
             soap_action=request.headers.get("soapaction"),
+            limits=_limits(db),
         )
         structlog.contextvars.bind_contextvars(operation=call.operation.name)
 
@@ -53,8 +59,41 @@ async def post(request: Request) -> Response:
 
         answer = await run_in_threadpool(call.run, db, customer)
     except Exception as error:  # every failure becomes a fault, none escapes
+        if customer is not None and isinstance(error, ServiceError):
+            await run_in_threadpool(_audit_refusal, db, customer, call, error)
         return _fault(error, request.state.request_id)
     return Response(answer, media_type=XML)
+
+
+@functools.cache
+def _limits_for(settings: Settings) -> Limits:
+    return Limits.for_settings(settings)
+
+
+def _limits(db: Database) -> Limits:
+    return _limits_for(db.settings)
+
+
+def _audit_refusal(
+    db: Database, customer: Customer, call: SoapCall | None, error: ServiceError
+) -> None:
+    """An authenticated call that was refused is on the audit trail too, with
+    its code: nothing was handed over, but an auditor sees who tried what.
+
+    A call whose body could not be read has no operation name of its own.
+    """
+    if isinstance(error, NotAuthenticated | LoginDelayed | ServiceBusy):
+        return  # not the customer's call (yet), or nothing could be written
+    try:
+        trail.append_alone(
+            db,
+            call.operation.name if call is not None else "UnreadableRequest",
+            customer_id=customer.customer_id,
+            request_id=getattr(call.request, "request_id", None) if call else None,
+            outcome=error.code,
+        )
+    except Exception as failure:  # the fault still goes out; say what was lost
+        log.warning("audit_refusal_not_recorded", error=type(failure).__name__)
 
 
 async def get(request: Request) -> Response:
@@ -74,9 +113,8 @@ def endpoint_url(request: Request) -> str:
     """The service address a caller should use.
 
     The configured public URL wins; otherwise the address this request came
-    to. Behind a proxy, run uvicorn with ``--proxy-headers`` (and
-    ``--forwarded-allow-ips`` set to the proxy) so that the scheme the
-    caller used is honoured from that proxy only.
+    to (its Host header). The server does not read X-Forwarded-Proto, so
+    behind a proxy that terminates TLS set REGWATCH_PUBLIC_URL.
     """
     public_url = request.app.state.db.settings.public_url
     base = public_url or str(request.base_url)
@@ -118,9 +156,6 @@ def _fault(error: Exception, request_id: str) -> Response:
     else:
         log.error("soap_internal_error", exc_info=error)
     fault = fault_for(error, request_id=request_id)
-    status, headers = fault.status, fault.headers
-    if isinstance(error, LoginDelayed):
-        # Not a wrong secret (401) but "not now": HTTP's own status for that,
-        # with the time to wait.
-        status, headers = 429, {"Retry-After": str(error.retry_after)}
-    return Response(fault.body, status_code=status, headers=headers, media_type=XML)
+    return Response(
+        fault.body, status_code=fault.status, headers=fault.headers, media_type=XML
+    )

@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from regwatch.api.soap.contract import NS, SOAP_ENV
-from regwatch.errors import InternalError, NotAuthenticated, ServiceBusy, ServiceError
+from regwatch.errors import (
+    InternalError,
+    LoginDelayed,
+    NotAuthenticated,
+    ServiceBusy,
+    ServiceError,
+)
 from regwatch.store.engine import is_busy
 
 
@@ -64,6 +70,8 @@ def fault_for(error: BaseException, *, request_id: str) -> Fault:
     if isinstance(error, NotAuthenticated):
         headers = {"WWW-Authenticate": 'Basic realm="regwatch"'}
         return Fault(401, body, headers)
+    if isinstance(error, LoginDelayed):
+        return Fault(429, body, {"Retry-After": str(error.retry_after)})
     if isinstance(error, ServiceBusy):
         return Fault(500, body, {"Retry-After": "10"})
     return Fault(500, body)

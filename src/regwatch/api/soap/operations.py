@@ -41,11 +41,15 @@ class SoapCall:
 
 
 def read_call(
-    body: bytes, *, content_type: str | None, soap_action: str | None
+    body: bytes,
+    *,
+    content_type: str | None,
+    soap_action: str | None,
+    limits: envelope.Limits = envelope.DEFAULT_LIMITS,
 ) -> SoapCall:
     """Check a SOAP request from its headers to its last element."""
     envelope.check_content_type(content_type)
-    element = envelope.read_operation_element(body)
+    element = envelope.read_operation_element(body, limits)
     token = security.username_token(element)
     operation = _BY_TAG.get(element.tag)
     if operation is None:
