@@ -4,8 +4,10 @@ every record edited, removed or put in by hand."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -379,3 +381,54 @@ def test_the_operators_changes_to_a_customer_are_recorded_without_secrets(db):
     ]
     everything = repr([r._asdict() for r in rows])
     assert first_secret not in everything and second_secret not in everything
+
+
+def test_the_readme_recipe_checks_an_exported_span_and_catches_an_edit(
+    db, tmp_path, monkeypatch
+):
+    """The auditor's snippet in the README, run as written on a real export."""
+    scenario(db)
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    security = readme.split("## Security\n", 1)[1].split("\n## ", 1)[0]
+    (snippet,) = re.findall(r"```python\n(.*?)```", security, flags=re.DOTALL)
+    monkeypatch.chdir(tmp_path)
+    result = cli(
+        db,
+        "audit",
+        "export",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-30",
+        "--out",
+        "audit-november.jsonl",
+    )
+    assert result.exit_code == 0
+    exec(snippet, {})  # passes: every hash recomputes
+
+    exported = (tmp_path / "audit-november.jsonl").read_text().splitlines()
+    edited = json.loads(exported[4])
+    edited["purpose"] = "something else"
+    exported[4] = json.dumps(edited, ensure_ascii=False)
+    (tmp_path / "audit-november.jsonl").write_text("\n".join(exported) + "\n")
+    with pytest.raises(AssertionError) as caught:
+        exec(snippet, {})
+    assert str(caught.value) == str(edited["seq"])
+
+    cli(
+        db,
+        "audit",
+        "export",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-30",
+        "--out",
+        "audit-november.jsonl",
+    )
+    lines = (tmp_path / "audit-november.jsonl").read_text().splitlines()
+    removed = json.loads(lines.pop(2))
+    (tmp_path / "audit-november.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(AssertionError) as caught:
+        exec(snippet, {})
+    assert str(caught.value) == str(removed["seq"] + 1)
