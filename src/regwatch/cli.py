@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import typing
 from collections.abc import Callable
@@ -72,6 +73,12 @@ class _Cli(click.Group):
             cause = getattr(error, "orig", None) or error
             where = ctx.obj["db"].engine.url.render_as_string(hide_password=True)
             raise click.ClickException(f"database error ({where}): {cause}") from None
+        except BrokenPipeError:
+            # The reader stopped reading (`regwatch register export | head`):
+            # not an error to report. Quiet, and the status a shell gives a
+            # writer that SIGPIPE ended; later writes go nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         except OSError as error:
             # A file given on the command line that cannot be read or written;
             # the transaction it happened in (if any) has been rolled back.
@@ -696,12 +703,24 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
             "PostgreSQL is the database for several workers",
             err=True,
         )
+    _check_free(host, port)
     processes = f"{workers} worker processes" if workers > 1 else "one process"
     click.echo(
         f"serving http://{host}:{port}/soap (WSDL at /soap?wsdl) in {processes}; "
         "Ctrl-C stops"
     )
     serve_api(ctx.obj["settings"], host, port, workers)
+
+
+def _check_free(host: str, port: int) -> None:
+    """Fail before saying "serving" when the address cannot be listened on."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {error.strerror or error}"
+        ) from None
 
 
 @main.command()
