@@ -4,19 +4,24 @@ client certificates.
 The provision records of 0001 become the first records of the audit trail, in
 their order, chained as the trail chains new ones; the persons each named are
 indexed with the kinds they were given (for a day answer, the kinds of the
-frozen answer; for an extract, the contract's kinds at the time).
+frozen answer; for an extract, the contract's kinds at the time, whose groups
+the record lists as the trail does). The hashing is written out here rather
+than imported, so that this migration keeps meaning what it meant if the
+trail's code changes; a test holds the two to the same result.
+
+The new columns are added in place (ALTER TABLE ... ADD COLUMN): a batch
+rebuild of ``persons`` on SQLite would drop a table that personal codes refer
+to, which its foreign keys refuse.
 
 Revision ID: 0004
 Revises: 0003
 """
 
+import hashlib
 import json
 
 import sqlalchemy as sa
 from alembic import op
-
-from regwatch.audit import trail
-from regwatch.kinds import Kind
 
 revision = "0004"
 down_revision = "0003"
@@ -24,15 +29,43 @@ branch_labels = None
 depends_on = None
 
 
+GENESIS = "0" * 64
+HEAD_KEY = "audit_head"
+BATCH = 1_000
+
+# The kinds of 0001's extract records, and the group each hands over; as
+# regwatch.kinds and regwatch.register.records had them when this was written.
+KIND_BITS = {
+    "PERSONAL_CODE": 1,
+    "NAME": 2,
+    "DEATH": 4,
+    "IDENTITY_DOCUMENT": 8,
+    "DECLARED_RESIDENCE": 16,
+    "MARITAL_STATUS": 32,
+    "CHILDREN_COUNT": 64,
+    "PHOTO": 128,
+    "RESIDENCE_PERMIT": 256,
+}
+GROUPS = {
+    "NAME": "name",
+    "DEATH": "death",
+    "IDENTITY_DOCUMENT": "identityDocuments",
+    "DECLARED_RESIDENCE": "declaredResidence",
+    "MARITAL_STATUS": "maritalStatus",
+    "CHILDREN_COUNT": "childrenCount",
+    "PHOTO": "photo",
+    "RESIDENCE_PERMIT": "residencePermit",
+}
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("persons") as batch:
-        batch.add_column(
-            sa.Column(
-                "restricted", sa.Boolean(), server_default=sa.false(), nullable=False
-            )
-        )
-    with op.batch_alter_table("customers") as batch:
-        batch.add_column(sa.Column("client_certificate", sa.String(length=64)))
+    op.add_column(
+        "persons",
+        sa.Column(
+            "restricted", sa.Boolean(), server_default=sa.false(), nullable=False
+        ),
+    )
+    op.add_column("customers", sa.Column("client_certificate", sa.String(length=64)))
     op.create_table(
         "login_failures",
         sa.Column("scope", sa.String(length=10), nullable=False),
@@ -78,63 +111,108 @@ def upgrade() -> None:
 
 def _move_provisions(records: sa.Table, named: sa.Table) -> None:
     conn = op.get_bind()
-    rows = conn.execute(
-        sa.text(
-            "SELECT at, customer_id, operation, request_id, purpose, persons, "
-            "detail FROM provisions ORDER BY provision_id"
-        )
-    ).all()
-    seq, prev = 0, trail.GENESIS
-    for row in rows:
-        seq += 1
-        detail = json.loads(row.detail)
-        person_ids = detail.pop("person_ids", [])
-        kinds = _kinds_given(conn, row, detail, person_ids)
-        detail["named"] = [[p, kinds.get(p, 0)] for p in sorted(set(person_ids))]
-        fields = {
-            "seq": seq,
-            "at": row.at,
-            "actor": trail.CUSTOMER,
-            "customer_id": row.customer_id,
-            "operation": row.operation,
-            "request_id": row.request_id,
-            "trace_id": None,
-            "purpose": row.purpose,
-            "outcome": "OK",
-            "persons": row.persons,
-            "detail": trail.canonical(detail),
-            "prev_hash": prev,
-        }
-        prev = trail.record_hash(fields)
-        conn.execute(records.insert().values(**fields, hash=prev))
-        if detail["named"]:
-            conn.execute(
-                named.insert(),
-                [{"seq": seq, "person_id": p, "kinds": k} for p, k in detail["named"]],
-            )
-    if seq:
-        conn.execute(
-            sa.text("INSERT INTO service_state (key, value) VALUES (:k, :v)"),
-            {"k": trail.HEAD_KEY, "v": f"{seq} {prev}"},
-        )
+    seq, prev, after = 0, GENESIS, -1
+    while True:  # in batches: the provision log can be large
+        rows = conn.execute(
+            sa.text(
+                "SELECT provision_id, at, customer_id, operation, request_id, "
+                "purpose, persons, detail FROM provisions "
+                "WHERE provision_id > :after ORDER BY provision_id LIMIT :n"
+            ),
+            {"after": after, "n": BATCH},
+        ).all()
+        if not rows:
+            break
+        after = rows[-1].provision_id
+        for row in rows:
+            seq += 1
+            detail = json.loads(row.detail)
+            person_ids = sorted(set(detail.pop("person_ids", [])))
+            kinds = _kinds_given(conn, row, detail, person_ids)
+            detail["named"] = [[p, kinds.get(p, 0)] for p in person_ids]
+            fields = {
+                "seq": seq,
+                "at": row.at,
+                "actor": "customer",
+                "customer_id": row.customer_id,
+                "operation": row.operation,
+                "request_id": row.request_id,
+                "trace_id": None,
+                "purpose": row.purpose,
+                "outcome": "OK",
+                "persons": row.persons,
+                "detail": _canonical(detail),
+                "prev_hash": prev,
+            }
+            prev = record_hash(fields)
+            conn.execute(records.insert().values(**fields, hash=prev))
+            if detail["named"]:
+                conn.execute(
+                    named.insert(),
+                    [
+                        {"seq": seq, "person_id": p, "kinds": k}
+                        for p, k in detail["named"]
+                    ],
+                )
+    conn.execute(
+        sa.text("INSERT INTO service_state (key, value) VALUES (:k, :v)"),
+        {"k": HEAD_KEY, "v": f"{seq} {prev}"},
+    )
 
 
 def _kinds_given(
     conn: sa.Connection, row: sa.Row, detail: dict, person_ids: list[int]
 ) -> dict[int, int]:
+    """What each person of a provision record was given, as kind bits.
+
+    An extract record's kinds become the groups they hand over, as the trail
+    writes extract records now.
+    """
     if row.operation == "GetPersonData":
-        mask = sum(Kind[name].bit for name in detail.get("kinds", []))
+        names = detail.pop("kinds", [])
+        detail["groups"] = sorted(GROUPS[name] for name in names if name in GROUPS)
+        mask = sum(KIND_BITS[name] for name in names)
         return dict.fromkeys(person_ids, mask)
-    if row.operation == "GetClientsDataChanges" and person_ids:
+    if row.operation != "GetClientsDataChanges":
+        return {}
+    given: dict[int, int] = {}
+    for start in range(0, len(person_ids), BATCH):
         answers = conn.execute(
             sa.text(
-                "SELECT person_id, kinds FROM day_answers "
-                "WHERE day = :day AND customer_id = :customer"
-            ),
-            {"day": detail["day"], "customer": row.customer_id},
+                "SELECT person_id, kinds FROM day_answers WHERE day = :day "
+                "AND customer_id = :customer AND person_id IN :ids"
+            ).bindparams(sa.bindparam("ids", expanding=True)),
+            {
+                "day": detail["day"],
+                "customer": row.customer_id,
+                "ids": person_ids[start : start + BATCH],
+            },
         )
-        return {p: k for p, k in answers if p in set(person_ids)}
-    return {}
+        given.update({p: k for p, k in answers})
+    return given
+
+
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(fields: dict) -> str:
+    """The trail's record hash (audit/trail.py), as it was when this was written."""
+    order = (
+        "seq",
+        "at",
+        "actor",
+        "customer_id",
+        "operation",
+        "request_id",
+        "trace_id",
+        "purpose",
+        "outcome",
+        "persons",
+        "detail",
+        "prev_hash",
+    )
+    return hashlib.sha256(_canonical([fields[k] for k in order]).encode()).hexdigest()
 
 
 def downgrade() -> None:
@@ -162,7 +240,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_audit_records_customer_id_at"), table_name="audit_records")
     op.drop_table("audit_records")
     op.drop_table("login_failures")
-    with op.batch_alter_table("customers") as batch:
-        batch.drop_column("client_certificate")
-    with op.batch_alter_table("persons") as batch:
-        batch.drop_column("restricted")
+    # In place, as they were added (SQLite 3.35+ drops a column itself).
+    op.execute("ALTER TABLE customers DROP COLUMN client_certificate")
+    op.execute("ALTER TABLE persons DROP COLUMN restricted")
