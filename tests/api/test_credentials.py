@@ -305,6 +305,30 @@ def test_five_failures_delay_the_customer_until_the_delay_passes(db, bank, clock
     assert failure_rows(db) == {}  # the success cleared the customer's count
 
 
+def test_guesses_sent_side_by_side_get_no_more_checks_than_one_after_another(
+    db, bank, clock, hash_checks
+):
+    """Each attempt is counted before its hash is checked, so twenty guesses at
+    once get the five free checks and then wait, as twenty in a row would."""
+    customer, _ = bank
+    outcomes: list[str] = []
+
+    def guess() -> None:
+        try:
+            authenticate(db, customer.customer_id, WRONG, clock=clock)
+        except (NotAuthenticated, LoginDelayed, ServiceBusy) as error:
+            outcomes.append(error.code)
+
+    threads = [threading.Thread(target=guess) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(hash_checks) == 5
+    assert sorted(outcomes) == ["LOGIN_DELAYED"] * 15 + ["NOT_AUTHENTICATED"] * 5
+    assert failure_rows(db)[(logins.CUSTOMER, customer.customer_id)] == 5
+
+
 def test_the_customer_delay_doubles_up_to_a_minute(db, bank, clock):
     customer, _ = bank
     delays = []

@@ -179,15 +179,30 @@ def authenticate(
             select(customers).where(customers.c.customer_id == customer_id)
         ).one_or_none()
 
-    refusal = _refusal(db, row, secret, certificate)
-    if refusal is None and row is not None:
-        if recent_failures:
+    # A secret this process verified lately costs no hash and is no guess; any
+    # other attempt is counted as failed before its hash is checked.
+    remembered = row is not None and _remembered(row, secret)
+    delayed: list[logins.Key] = []
+    if not remembered:
+        with db.write() as conn:
+            delayed = logins.reserve(conn, keys, now)
+
+    try:
+        refusal = _refusal(db, row, secret, certificate)
+    except ServiceBusy:
+        if not remembered:
             with db.write() as conn:
-                logins.clear_customer(conn, customer_id)
+                logins.release(conn, keys)
+        raise
+    if refusal is None and row is not None:
+        if not remembered or recent_failures:
+            with db.write() as conn:
+                logins.succeeded(conn, keys)
         return Customer(row.customer_id, row.name, row.company_code, row.kinds)
 
-    with db.write() as conn:
-        delayed = logins.record_failure(conn, keys, now)
+    if remembered:  # the secret was right, the certificate was not
+        with db.write() as conn:
+            delayed = logins.record_failure(conn, keys, now)
     known = row.customer_id if row is not None else None
     log.info("login_refused", reason=refusal, customer_id=known)
     for scope, key in delayed:
@@ -361,10 +376,23 @@ def _update(conn: Connection, customer_id: str, **values: Any) -> None:
         raise NotFound(f"no customer has the id {customer_id!r}")
 
 
+def _remembered(row: Row[Any], secret: str) -> bool:
+    """Whether this process verified this secret against this hash lately."""
+    if row.disabled_at is not None:
+        return False
+    key = (row.customer_id, row.secret_hash, _digest(secret))
+    with _verified_lock:
+        return _verified.get(key, 0.0) > time.monotonic()
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 def _secret_matches(
     db: Database, customer_id: str, stored_hash: str, secret: str
 ) -> bool:
-    key = (customer_id, stored_hash, hashlib.sha256(secret.encode()).hexdigest())
+    key = (customer_id, stored_hash, _digest(secret))
     now = time.monotonic()
     with _verified_lock:
         if _verified.get(key, 0.0) > now:

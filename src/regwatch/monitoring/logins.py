@@ -98,8 +98,64 @@ def check(conn: Connection, keys: list[Key], now: int) -> int:
     )
 
 
-def record_failure(conn: Connection, keys: list[Key], now: int) -> list[Key]:
-    """Count one failure against each key; return the keys it delays."""
+def reserve(conn: Connection, keys: list[Key], now: int) -> list[Key]:
+    """Count an attempt as failed before its secret is checked, or refuse it.
+
+    Checking and counting under the rows' locks, in one transaction, is what
+    makes the limit hold against attempts sent side by side: each one waits
+    for the one before to be counted, and the sixth finds the delay the fifth
+    set, however long their hash checks take. A success gives the attempt back
+    (``succeeded``). Returns the keys this attempt delays if it fails.
+    """
+    return record_failure(conn, keys, now, refuse_if_delayed=True)
+
+
+def succeeded(conn: Connection, keys: list[Key]) -> None:
+    """A reserved attempt was right: forget the customer id's failures, and
+    give the address back the one failure the reservation counted."""
+    for scope, key in keys:
+        if scope == CUSTOMER:
+            conn.execute(login_failures.delete().where(_any_of([(scope, key)])))
+        else:
+            _give_back(conn, scope, key)
+
+
+def release(conn: Connection, keys: list[Key]) -> None:
+    """A reserved attempt was never decided (no hash check could be had):
+    give every key back the failure the reservation counted."""
+    for scope, key in keys:
+        _give_back(conn, scope, key)
+
+
+def _give_back(conn: Connection, scope: str, key: str) -> None:
+    row = conn.execute(
+        select(login_failures).where(_any_of([(scope, key)])).with_for_update()
+    ).one_or_none()
+    if row is None:
+        return
+    failures = row.failures - 1
+    if failures <= 0:
+        conn.execute(login_failures.delete().where(_any_of([(scope, key)])))
+        return
+    delay = delay_after(scope, failures)
+    conn.execute(
+        login_failures.update()
+        .where(_any_of([(scope, key)]))
+        .values(
+            failures=failures,
+            locked_until=row.last_failure_at + delay * _SECOND if delay else 0,
+        )
+    )
+
+
+def record_failure(
+    conn: Connection, keys: list[Key], now: int, *, refuse_if_delayed: bool = False
+) -> list[Key]:
+    """Count one failure against each key; return the keys it delays.
+
+    With ``refuse_if_delayed``, a key already delayed refuses the attempt
+    (LoginDelayed) and nothing is counted.
+    """
     conn.execute(
         insert_ignoring_duplicates(conn, login_failures),
         [
@@ -121,6 +177,9 @@ def record_failure(conn: Connection, keys: list[Key], now: int) -> list[Key]:
         .order_by(login_failures.c.scope, login_failures.c.key)
         .with_for_update()
     ).all()
+    locked_until = max((row.locked_until for row in rows), default=0)
+    if refuse_if_delayed and locked_until > now:
+        raise LoginDelayed(math.ceil((locked_until - now) / _SECOND))
     delayed = []
     for row in rows:
         failures = 1 if _forgotten(row, now) else row.failures + 1
