@@ -8,7 +8,7 @@ import os
 import socket
 import sys
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import replace
 from datetime import date, datetime, time
@@ -317,16 +317,44 @@ def _ingest_text(report: Any, seconds: float) -> str:
 def register_export(
     ctx: click.Context, limit: int | None, out: TextIO, file_format: str
 ) -> None:
-    """Write the mirror, one person a line (the format of snapshot files)."""
+    """Write the mirror, one person a line (the format of snapshot files).
+
+    The whole register leaves the service this way, so each export is an
+    audit record (how many persons, in which format, to which file).
+    """
+    from regwatch.audit import trail
     from regwatch.register.export import dump_line, export_persons
     from regwatch.register.snapshot_csv import write_csv
 
-    with _db(ctx).read() as conn:
-        if file_format == "csv":
-            write_csv(out, export_persons(conn, limit))
-            return
-        for document in export_persons(conn, limit):
-            out.write(dump_line(document) + "\n")
+    db = _db(ctx)
+    exported = 0
+
+    def counted(documents: Iterable[dict]) -> Iterator[dict]:
+        nonlocal exported
+        for document in documents:
+            exported += 1
+            yield document
+
+    finished = False
+    try:
+        with db.snapshot() as conn:
+            documents = counted(export_persons(conn, limit))
+            if file_format == "csv":
+                write_csv(out, documents)
+            else:
+                for document in documents:
+                    out.write(dump_line(document) + "\n")
+        finished = True
+    finally:  # a reader that stopped early (| head) still got some persons
+        trail.append_alone(
+            db,
+            "ExportRegister",
+            customer_id=None,
+            actor=trail.OPERATOR,
+            outcome="OK" if finished else "STOPPED",
+            persons=exported,
+            detail={"format": file_format, "to": out.name, "limit": limit},
+        )
 
 
 @register.command("load-snapshot")
@@ -823,22 +851,41 @@ def audit_export(
     """Records of the Vilnius days --from to --to (both included), as JSON Lines.
 
     Each line carries its hash and the hash before it, so an auditor can check
-    the chain of the span with nothing but SHA-256 (see README).
+    the chain of the span with nothing but SHA-256 (see README). The span is
+    the unbroken run of records from the first of --from to the last of --to.
     """
-    from regwatch.audit.trail import records
+    from regwatch.audit import trail
+    from regwatch.audit.trail import records, span
     from regwatch.clock import day_bounds_micros
 
     if until < since:
         raise click.BadParameter("--to is before --from", param_hint="--to")
     start = day_bounds_micros(since.date())[0]
     end = day_bounds_micros(until.date())[1]
-    count = 0
+    count, found = 0, None
     with ExitStack() as stack:
         target = _open_output(stack, out) or sys.stdout
-        with _db(ctx).read() as conn:
-            for record in records(conn, since=start, until=end):
-                target.write(json.dumps(record.as_json(), ensure_ascii=False) + "\n")
-                count += 1
+        with _db(ctx).snapshot() as conn:
+            found = span(conn, start, end)
+            if found is not None:
+                first, last = found
+                for record in records(conn, after=first - 1, through=last):
+                    line = json.dumps(record.as_json(), ensure_ascii=False)
+                    target.write(line + "\n")
+                    count += 1
+    trail.append_alone(
+        _db(ctx),
+        "ExportAudit",
+        customer_id=None,
+        actor=trail.OPERATOR,
+        detail={
+            "from": since.date().isoformat(),
+            "to": until.date().isoformat(),
+            "records": count,
+            "first": found[0] if found else None,
+            "last": found[1] if found else None,
+        },
+    )
     click.echo(f"exported {count} audit records", err=True)
 
 

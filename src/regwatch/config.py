@@ -46,6 +46,13 @@ class Settings:
                 f"REGWATCH_DEFAULT_PAGE_SIZE ({settings.default_page_size}) is above "
                 f"REGWATCH_MAX_PAGE_SIZE ({settings.max_page_size})"
             )
+        if settings.client_cert_header and not settings.trusted_proxies:
+            # The header would never be believed, and every customer with a
+            # certificate on record would be refused: say so at the start.
+            raise ConfigError(
+                "REGWATCH_CLIENT_CERT_HEADER is set but REGWATCH_TRUSTED_PROXIES "
+                "is not: name the proxies whose certificate header is believed"
+            )
         return settings
 
 

@@ -695,3 +695,41 @@ def test_no_secret_reaches_the_logs(db, bank):
         ("wrong_secret", customer.customer_id),
         ("unknown_customer", None),
     ]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Basic Zm9v\xe9", "Basic \xe9\xe9\xe9\xe9", "Basic ====", "Basic Zm9vYmFy"],
+    ids=["non-ASCII after base64", "all non-ASCII", "padding only", "no colon"],
+)
+def test_a_garbled_basic_header_is_not_authenticated_never_internal(db, header):
+    response = app_client(db).post(
+        "/soap",
+        content=envelope(GET_ALL),
+        headers={"Content-Type": "text/xml", "Authorization": header.encode("latin-1")},
+    )
+    assert response.status_code == 401
+    assert b"<code>NOT_AUTHENTICATED</code>" in response.content
+
+
+def test_a_certificate_header_with_non_ascii_text_is_no_certificate():
+    settings = Settings(
+        trusted_proxies=("10.0.0.2",), client_cert_header="X-Client-Cert"
+    )
+    request = Request(
+        {
+            "type": "http",
+            "client": ("10.0.0.2", 1),
+            "headers": [(b"x-client-cert", "MII\xe9".encode("latin-1"))],
+        }
+    )
+    assert client_certificate(request, settings) is None
+
+
+def test_a_certificate_header_without_trusted_proxies_is_a_configuration_error(
+    monkeypatch,
+):
+    monkeypatch.setenv("REGWATCH_CLIENT_CERT_HEADER", "X-Client-Cert")
+    monkeypatch.delenv("REGWATCH_TRUSTED_PROXIES", raising=False)
+    with pytest.raises(ConfigError, match="REGWATCH_TRUSTED_PROXIES is not"):
+        Settings.from_env()

@@ -324,7 +324,16 @@ def test_audit_export_writes_the_span_and_its_chain_checks_out(db, tmp_path):
         str(day + timedelta(days=1)),
     )
     later = [json.loads(line) for line in after.stdout.splitlines()]
-    assert [line["seq"] for line in later] == [6, 7, 8, 9, 10]
+    # The first export is itself on the trail, as the day's last record.
+    assert [line["seq"] for line in later] == [6, 7, 8, 9, 10, 11]
+    assert later[-1]["operation"] == "ExportAudit"
+    assert later[-1]["detail"] == {
+        "from": str(day),
+        "to": str(day),
+        "records": 5,
+        "first": 1,
+        "last": 5,
+    }
     # What an auditor does with the file alone: recompute each hash and link.
     previous = lines[-1]["hash"]
     for line in later:
@@ -432,3 +441,43 @@ def test_the_readme_recipe_checks_an_exported_span_and_catches_an_edit(
     with pytest.raises(AssertionError) as caught:
         exec(snippet, {})
     assert str(caught.value) == str(removed["seq"] + 1)
+
+
+def test_a_trimmed_tail_with_the_head_moved_back_takes_an_anchor_to_see(db):
+    """The limit the README admits: cutting the last records and moving the
+    head back leaves a chain that holds; an anchor kept from before says so."""
+    scenario(db)
+    anchor = (10, trail.verify(db).head_hash)
+    with db.write() as conn:
+        nine = conn.execute(
+            select(audit_records.c.hash).where(audit_records.c.seq == 8)
+        ).scalar_one()
+        conn.execute(delete(audit_records).where(audit_records.c.seq >= 9))
+        conn.execute(
+            update(service_state)
+            .where(service_state.c.key == trail.HEAD_KEY)
+            .values(value=f"8 {nine}")
+        )
+    # The persons index still names record 9: a careless trim shows.
+    assert problems(db) == [
+        (9, "the persons index names a record past the chain's end")
+    ]
+    with db.write() as conn:
+        conn.execute(delete(audit_persons).where(audit_persons.c.seq >= 9))
+    assert problems(db) == []
+    assert problems(db, anchor=anchor) == [(10, "the anchor record is missing")]
+
+
+def test_an_export_keeps_the_chain_whole_when_times_are_out_of_order(db):
+    """A record stamped earlier than the one before it (its transaction began
+    first) is still inside the span of the days around it."""
+    scenario(db)
+    with db.write() as conn:
+        # Record n began at n ms, except record 7, which began before record 6.
+        conn.execute(update(audit_records).values(at=audit_records.c.seq * 1000))
+        conn.execute(
+            update(audit_records).where(audit_records.c.seq == 7).values(at=5500)
+        )
+        assert trail.span(conn, 6000, 10_001) == (6, 10)
+        assert trail.span(conn, 1000, 5501) == (1, 7)
+        assert trail.span(conn, 10_001, 20_000) is None

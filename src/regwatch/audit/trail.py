@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from regwatch.clock import from_micros, to_micros
 from regwatch.store.engine import Database
@@ -212,11 +212,11 @@ def records(
     conn: Connection,
     *,
     after: int = 0,
-    since: int | None = None,
-    until: int | None = None,
+    through: int | None = None,
     batch: int = 1_000,
 ) -> Iterator[Record]:
-    """Records in chain order, read in batches (the trail can be large)."""
+    """Records in chain order, numbers past ``after`` up to ``through``, read in
+    batches (the trail can be large)."""
     while True:
         query = (
             select(audit_records)
@@ -224,16 +224,30 @@ def records(
             .order_by(audit_records.c.seq)
             .limit(batch)
         )
-        if since is not None:
-            query = query.where(audit_records.c.at >= since)
-        if until is not None:
-            query = query.where(audit_records.c.at < until)
+        if through is not None:
+            query = query.where(audit_records.c.seq <= through)
         rows = conn.execute(query).all()
         for row in rows:
             yield Record(**row._asdict())
         if len(rows) < batch:
             return
         after = rows[-1].seq
+
+
+def span(conn: Connection, since: int, until: int) -> tuple[int, int] | None:
+    """The unbroken run of record numbers from the first record at or after
+    ``since`` to the last one before ``until`` (instants in microseconds).
+
+    Records are numbered in commit order but stamped with the time their
+    transaction began, so times are not quite in number order: an export by
+    number range keeps the chain whole for whoever checks it.
+    """
+    first, last = conn.execute(
+        select(func.min(audit_records.c.seq), func.max(audit_records.c.seq)).where(
+            audit_records.c.at >= since, audit_records.c.at < until
+        )
+    ).one()
+    return None if first is None else (first, last)
 
 
 def named_in(conn: Connection, seqs: Sequence[int]) -> dict[int, list[list[int]]]:
@@ -279,7 +293,9 @@ def verify(
     be in the chain.
     """
     result = Verification()
-    with db.read() as conn:
+    # One moment throughout: a record committed while the walk runs would
+    # otherwise stand past the head read at its start, like an inserted one.
+    with db.snapshot() as conn:
         result.head_seq, result.head_hash = head(conn)
         expected_seq, expected_prev = 1, GENESIS
         anchor_seen = False
@@ -319,6 +335,16 @@ def verify(
             )
         if anchor is not None and not anchor_seen:
             result.problems.append((anchor[0], "the anchor record is missing"))
+        stray = conn.execute(
+            select(audit_persons.c.seq)
+            .where(audit_persons.c.seq > max(last_seq, 0))
+            .order_by(audit_persons.c.seq)
+            .limit(1)
+        ).scalar()
+        if stray is not None:
+            result.problems.append(
+                (stray, "the persons index names a record past the chain's end")
+            )
     return result
 
 

@@ -11,7 +11,6 @@ the SHA-256 of its DER form.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import hashlib
 import hmac
@@ -322,7 +321,7 @@ def certificate_fingerprint(pem: str) -> str:
         )
     try:
         der = base64.b64decode(re.sub(r"\s+", "", blocks[0]), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or non-ASCII text
         raise ServiceError("the PEM certificate is not valid base64") from None
     if not der.startswith(b"\x30"):  # every certificate is a DER SEQUENCE
         raise ServiceError("the PEM block does not hold a DER certificate")

@@ -82,6 +82,18 @@ class Database:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction that sees one moment from its first to its last
+        statement, however many it runs: REPEATABLE READ on PostgreSQL (whose
+        default lets each statement see what committed meanwhile); SQLite's
+        read transaction already does this."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
     def now(self, conn: Connection | None = None) -> datetime:
         """The service's time; read in ``conn``'s transaction when one is given."""
         if self._clock is not None:

@@ -283,6 +283,7 @@ audit_records = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index(None, "customer_id", "at"),
+    Index(None, "at"),  # an export of a span of days
 )
 
 # Which records name which person, with the kinds handed over (0 for a

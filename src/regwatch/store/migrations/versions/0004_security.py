@@ -97,6 +97,7 @@ def upgrade() -> None:
         "audit_records",
         ["customer_id", "at"],
     )
+    op.create_index(op.f("ix_audit_records_at"), "audit_records", ["at"])
     named = op.create_table(
         "audit_persons",
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -238,6 +239,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_audit_persons_person_id"), table_name="audit_persons")
     op.drop_table("audit_persons")
     op.drop_index(op.f("ix_audit_records_customer_id_at"), table_name="audit_records")
+    op.drop_index(op.f("ix_audit_records_at"), table_name="audit_records")
     op.drop_table("audit_records")
     op.drop_table("login_failures")
     # In place, as they were added (SQLite 3.35+ drops a column itself).
