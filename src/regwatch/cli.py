@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sys
 import typing
@@ -798,7 +799,7 @@ def _anchor(text: str | None) -> tuple[int, str] | None:
     if text is None:
         return None
     seq, _, digest = text.partition(":")
-    if not seq.isdigit() or len(digest) != 64:
+    if not re.fullmatch(r"[0-9]{1,18}", seq) or len(digest) != 64:
         raise click.BadParameter(
             f"{text!r}: give RECORD:HASH as `audit verify` printed it",
             param_hint="--anchor",

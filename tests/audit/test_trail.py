@@ -135,7 +135,9 @@ def test_each_operation_writes_one_chained_record_with_what_it_handed_over(db):
     )
 
 
-def test_a_refused_call_leaves_no_record(db):
+def test_a_service_call_refused_before_anything_is_done_writes_no_record(db):
+    """The service's own refusal rolls back with its call; the HTTP endpoint
+    records refusals (tested below)."""
     bank = customer(db)
     with pytest.raises(Exception, match="purpose"):
         person_data(db, bank, ["33309240064"], purpose=" ", request_id=None)

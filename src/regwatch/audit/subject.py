@@ -21,8 +21,8 @@ from sqlalchemy import Connection, select
 
 from regwatch.audit import trail
 from regwatch.clock import format_instant, from_micros
-from regwatch.errors import NotFound
 from regwatch.kinds import from_mask
+from regwatch.register.restrictions import person_by_code
 from regwatch.store.engine import Database
 from regwatch.store.tables import (
     audit_persons,
@@ -31,7 +31,6 @@ from regwatch.store.tables import (
     day_answers,
     list_entries,
     personal_codes,
-    persons,
 )
 
 
@@ -154,13 +153,7 @@ def _at(instant: datetime | None) -> str | None:
 def subject_report(db: Database, code: str) -> SubjectReport:
     """The report of the person who has or had ``code``; NotFound if nobody."""
     with db.write() as conn:
-        person = conn.execute(
-            select(persons.c.person_id, persons.c.personal_code, persons.c.restricted)
-            .join(personal_codes, personal_codes.c.person_id == persons.c.person_id)
-            .where(personal_codes.c.code == code.strip())
-        ).one_or_none()
-        if person is None:
-            raise NotFound(f"no person in the register has the code {code.strip()!r}")
+        person = person_by_code(conn, code)
         person_id = person.person_id
         now = db.now(conn)
         report = SubjectReport(

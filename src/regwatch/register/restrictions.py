@@ -9,8 +9,9 @@ and each change of it is an audit record.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Row, select, update
 
 from regwatch.audit import trail
 from regwatch.errors import NotFound
@@ -26,18 +27,25 @@ class Restriction:
     changed: bool  # False when the person already had the asked-for state
 
 
+def person_by_code(conn: Connection, code: str) -> Row[Any, Any, Any]:
+    """The person who has or had ``code`` (id, current code, restriction);
+    NotFound if nobody."""
+    row = conn.execute(
+        select(persons.c.person_id, persons.c.personal_code, persons.c.restricted)
+        .join(personal_codes, personal_codes.c.person_id == persons.c.person_id)
+        .where(personal_codes.c.code == code.strip())
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no person in the register has the code {code.strip()!r}")
+    return row
+
+
 def set_restricted(
     db: Database, code: str, restricted: bool, *, reason: str | None = None
 ) -> Restriction:
     """Restrict (or lift the restriction of) the person who has or had ``code``."""
     with db.write() as conn:
-        row = conn.execute(
-            select(persons.c.person_id, persons.c.personal_code, persons.c.restricted)
-            .join(personal_codes, personal_codes.c.person_id == persons.c.person_id)
-            .where(personal_codes.c.code == code.strip())
-        ).one_or_none()
-        if row is None:
-            raise NotFound(f"no person in the register has the code {code.strip()!r}")
+        row = person_by_code(conn, code)
         changed = bool(row.restricted) != restricted
         if changed:
             conn.execute(

@@ -50,7 +50,7 @@ async def post(request: Request) -> Response:
             body,
             content_type=request.headers.get("content-type"),
             soap_action=request.headers.get("soapaction"),
-            limits=_limits(db),
+            limits=_limits(db.settings),
         )
         structlog.contextvars.bind_contextvars(operation=call.operation.name)
 
@@ -66,12 +66,8 @@ async def post(request: Request) -> Response:
 
 
 @functools.cache
-def _limits_for(settings: Settings) -> Limits:
+def _limits(settings: Settings) -> Limits:
     return Limits.for_settings(settings)
-
-
-def _limits(db: Database) -> Limits:
-    return _limits_for(db.settings)
 
 
 def _audit_refusal(
