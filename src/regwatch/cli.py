@@ -861,8 +861,14 @@ def audit_export(
 
     if until < since:
         raise click.BadParameter("--to is before --from", param_hint="--to")
-    start = day_bounds_micros(since.date())[0]
-    end = day_bounds_micros(until.date())[1]
+    try:
+        start = day_bounds_micros(since.date())[0]
+    except OverflowError:  # a day before the calendar's first in Vilnius
+        start = 0
+    try:
+        end = day_bounds_micros(until.date())[1]
+    except OverflowError:  # the calendar's last day
+        end = 2**63 - 1
     count, found = 0, None
     with ExitStack() as stack:
         target = _open_output(stack, out) or sys.stdout

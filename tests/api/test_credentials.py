@@ -27,10 +27,11 @@ from conftest import START
 from regwatch.api.app import create_app
 from regwatch.api.auth import client_address, client_certificate
 from regwatch.api.server import run_in_thread
-from regwatch.api.soap.security import PASSWORD_TEXT, WSSE
+from regwatch.api.soap.envelope import header_of
+from regwatch.api.soap.security import PASSWORD_TEXT, WSSE, token_in_header
 from regwatch.clock import FixedClock, to_micros
 from regwatch.config import ConfigError, Settings
-from regwatch.errors import LoginDelayed, NotAuthenticated, ServiceBusy
+from regwatch.errors import ForbiddenXml, LoginDelayed, NotAuthenticated, ServiceBusy
 from regwatch.kinds import ALL_MASK
 from regwatch.monitoring import customers, logins
 from regwatch.monitoring.customers import (
@@ -733,3 +734,62 @@ def test_a_certificate_header_without_trusted_proxies_is_a_configuration_error(
     monkeypatch.delenv("REGWATCH_TRUSTED_PROXIES", raising=False)
     with pytest.raises(ConfigError, match="REGWATCH_TRUSTED_PROXIES is not"):
         Settings.from_env()
+
+
+def test_the_header_is_read_without_parsing_the_body_after_it(db, bank):
+    """An anonymous caller's body is not parsed before the caller is known:
+    only the header is, so a broken or huge body costs no tree."""
+    customer, secret = bank
+    header = token(customer.customer_id, secret)
+    broken = envelope(GET_ALL, header).replace(b"</soap:Body>", b"<x></soap:Body>")
+    found = header_of(broken)
+    assert found is not None
+    assert token_in_header(found).username == customer.customer_id
+    assert header_of(envelope(GET_ALL)) is None
+    with pytest.raises(ForbiddenXml):
+        header_of(b'<!DOCTYPE x [<!ENTITY e "e">]>' + envelope(GET_ALL))
+    # Through HTTP the broken body is refused only once the caller is known.
+    known = post(app_client(db), broken)
+    assert b"<code>MALFORMED_REQUEST</code>" in known.content
+    nobody = envelope(GET_ALL).replace(b"</soap:Body>", b"<x></soap:Body>")
+    assert post(app_client(db), nobody).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "user",
+    ["bank\x00", "Ab3_xYz-SecretLooking", "x" * 200],
+    ids=["NUL", "mixed", "long"],
+)
+def test_an_id_no_customer_could_have_is_refused_and_counted_under_a_digest(
+    db, clock, user
+):
+    with pytest.raises(NotAuthenticated):
+        authenticate(db, user, WRONG, clock=clock)
+    (key,) = [k for scope, k in failure_rows(db) if scope == logins.CUSTOMER]
+    assert key.startswith("sha256:") and user not in key
+
+
+def test_a_certificate_header_sent_twice_is_no_certificate():
+    """A proxy that appends rather than replaces would let a client put the
+    customer's (public) certificate first."""
+    settings = Settings(trusted_proxies=(PROXY,), client_cert_header=CERT_HEADER)
+    fingerprint = customers.der_fingerprint(DER).encode()
+    once = Request(
+        {
+            "type": "http",
+            "client": (PROXY, 1),
+            "headers": [(CERT_HEADER.lower().encode(), fingerprint)],
+        }
+    )
+    assert client_certificate(once, settings) == fingerprint.decode()
+    request = Request(
+        {
+            "type": "http",
+            "client": (PROXY, 1),
+            "headers": [
+                (CERT_HEADER.lower().encode(), fingerprint),
+                (CERT_HEADER.lower().encode(), b""),
+            ],
+        }
+    )
+    assert client_certificate(request, settings) is None

@@ -483,3 +483,42 @@ def test_an_export_keeps_the_chain_whole_when_times_are_out_of_order(db):
         assert trail.span(conn, 6000, 10_001) == (6, 10)
         assert trail.span(conn, 1000, 5501) == (1, 7)
         assert trail.span(conn, 10_001, 20_000) is None
+
+
+def test_fields_of_the_wrong_type_are_named_not_crashed_on(db):
+    """SQLite stores any type in any column: a number for a number, bytes for
+    text. verify names such records instead of failing with a traceback."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses values of another type itself")
+    scenario(db)
+    with db.write() as conn:
+        conn.execute(text("UPDATE audit_records SET customer_id = X'62' WHERE seq = 3"))
+        conn.execute(
+            text(
+                "INSERT INTO audit_records SELECT '601a', at, actor, customer_id, "
+                "operation, request_id, trace_id, purpose, outcome, persons, detail, "
+                "prev_hash, hash FROM audit_records WHERE seq = 10"
+            )
+        )
+    assert problems(db) == [
+        (3, "its fields are not of their types (edited)"),
+        ("601a", "it was inserted: its number is not a number"),
+    ]
+
+
+def test_an_export_to_the_ends_of_the_calendar_takes_everything(db, tmp_path):
+    scenario(db)
+    out = tmp_path / "all.jsonl"
+    result = cli(
+        db,
+        "audit",
+        "export",
+        "--from",
+        "0001-01-01",
+        "--to",
+        "9999-12-31",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == 10

@@ -118,7 +118,13 @@ def client_certificate(request: Request, settings: Settings) -> str | None:
         return None
     if not _trusted(request.client.host, settings):
         return None
-    value = unquote(request.headers.get(header, "")).strip()
+    values = request.headers.getlist(header)
+    if len(values) > 1:
+        # A proxy that adds the header instead of replacing it would pass the
+        # client's own copy along: believe neither.
+        log.warning("client_certificate_header_repeated", header=header)
+        return None
+    value = unquote(values[0] if values else "").strip()
     if not value:
         return None
     fingerprint = _fingerprint(value)

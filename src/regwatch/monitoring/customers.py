@@ -171,12 +171,17 @@ def authenticate(
     one hash check as a known one, so that nothing tells which ids exist.
     """
     now = to_micros((clock or _WALL_CLOCK).now())
-    keys = logins.keys_for(customer_id, address)
+    well_formed = _WELL_FORMED_ID.fullmatch(customer_id) is not None
+    keys = logins.keys_for(_counted_as(customer_id, well_formed), address)
     with db.read() as conn:
         recent_failures = logins.check(conn, keys, now)
-        row = conn.execute(
-            select(customers).where(customers.c.customer_id == customer_id)
-        ).one_or_none()
+        row = (
+            conn.execute(
+                select(customers).where(customers.c.customer_id == customer_id)
+            ).one_or_none()
+            if well_formed
+            else None  # no customer has such an id (a NUL byte, a secret...)
+        )
 
     # A secret this process verified lately costs no hash and is no guess; any
     # other attempt is counted as failed before its hash is checked.
@@ -332,6 +337,19 @@ def der_fingerprint(der: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
+# Every id customer_id_for makes, and nothing else.
+_WELL_FORMED_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
+def _counted_as(customer_id: str, well_formed: bool) -> str:
+    """The key failures of an id are counted under: the id itself when it is
+    one we could have made; otherwise a digest, so that a secret sent as the
+    user name (a common mix-up) is never stored as it is."""
+    if well_formed:
+        return customer_id
+    return "sha256:" + hashlib.sha256(customer_id.encode()).hexdigest()[:40]
+
+
 def _refusal(
     db: Database, row: Row[Any] | None, secret: str, certificate: str | None
 ) -> str | None:
@@ -426,8 +444,18 @@ def _check_slots(size: int) -> threading.BoundedSemaphore:
         return _slots.setdefault(size, threading.BoundedSemaphore(size))
 
 
-@functools.cache
+_dummy_lock = threading.Lock()
+
+
 def _dummy_hash() -> str:
+    # Made once, under a lock: a burst of unknown ids right after start would
+    # otherwise make one 64 MiB hash each, outside the check slots.
+    with _dummy_lock:
+        return _made_dummy_hash()
+
+
+@functools.cache
+def _made_dummy_hash() -> str:
     return _HASHER.hash(secrets.token_urlsafe(16))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 
 import structlog
@@ -12,10 +13,10 @@ from starlette.responses import PlainTextResponse, Response
 from regwatch.api.auth import authenticate_request, check_credentials, has_basic
 from regwatch.api.body import read_body
 from regwatch.api.soap.contract import wsdl_bytes, xsd_bytes
-from regwatch.api.soap.envelope import Limits
+from regwatch.api.soap.envelope import Limits, header_of
 from regwatch.api.soap.faults import fault_for
 from regwatch.api.soap.operations import SoapCall, read_call
-from regwatch.api.soap.security import UsernameToken
+from regwatch.api.soap.security import UsernameToken, token_in_header
 from regwatch.audit import trail
 from regwatch.config import Settings
 from regwatch.errors import LoginDelayed, NotAuthenticated, ServiceBusy, ServiceError
@@ -32,19 +33,25 @@ async def post(request: Request) -> Response:
 
     The credentials come as HTTP Basic, checked before the body is even read,
     or as a WS-Security UsernameToken, which is in the body: then the body is
-    read (never past the size cap) and checked first. When both come, they
-    must name the same customer and both be right. Parsing, checking secrets
-    and the service call block, so they run off the event loop.
+    read (never past the size cap) and only its header parsed before the
+    caller is known, a few such callers at a time (see _anonymous_turn). When
+    both come, they must name the same customer and both be right. Parsing,
+    checking secrets and the service call block, so they run off the event
+    loop.
     """
     db: Database = request.app.state.db
     customer: Customer | None = None
     call: SoapCall | None = None
     try:
-        if has_basic(request):
+        by_token = not has_basic(request)
+        if by_token:
+            body, customer = await _by_header_token(request, db)
+        else:
             customer = await authenticate_request(request, db)
             structlog.contextvars.bind_contextvars(customer_id=customer.customer_id)
+            body = await read_body(request, db.settings.max_body_bytes)
+        structlog.contextvars.bind_contextvars(customer_id=customer.customer_id)
 
-        body = await read_body(request, db.settings.max_body_bytes)
         call = await run_in_threadpool(
             read_call,
             body,
@@ -53,9 +60,8 @@ async def post(request: Request) -> Response:
             limits=_limits(db.settings),
         )
         structlog.contextvars.bind_contextvars(operation=call.operation.name)
-
-        customer = await _with_token(request, db, customer, call.token)
-        structlog.contextvars.bind_contextvars(customer_id=customer.customer_id)
+        if not by_token:
+            customer = await _with_token(request, db, customer, call.token)
 
         answer = await run_in_threadpool(call.run, db, customer)
     except Exception as error:  # every failure becomes a fault, none escapes
@@ -63,6 +69,48 @@ async def post(request: Request) -> Response:
             await run_in_threadpool(_audit_refusal, db, customer, call, error)
         return _fault(error, request.state.request_id)
     return Response(answer, media_type=XML)
+
+
+# Callers without HTTP Basic are read whole before anyone knows who they are:
+# a few at a time per process, so that a crowd of anonymous 16 MiB bodies
+# cannot fill the memory. One that waits longer is told to come back.
+_ANONYMOUS_AT_ONCE = 4
+_ANONYMOUS_WAIT_SECONDS = 10
+
+
+async def _by_header_token(request: Request, db: Database) -> tuple[bytes, Customer]:
+    """Read the body and the caller's WS-Security UsernameToken from its header,
+    and check it: the body and the customer."""
+    turns = _anonymous_turns(request)
+    try:
+        await asyncio.wait_for(turns.acquire(), _ANONYMOUS_WAIT_SECONDS)
+    except TimeoutError:
+        raise ServiceBusy(
+            "too many calls without HTTP Basic credentials are being read at "
+            "once; retry shortly, or send HTTP Basic credentials"
+        ) from None
+    try:
+        body = await read_body(request, db.settings.max_body_bytes)
+        header = await run_in_threadpool(header_of, body, _limits(db.settings))
+        token = token_in_header(header) if header is not None else None
+        if token is None:
+            raise NotAuthenticated(
+                "send your customer id and secret as HTTP Basic credentials or "
+                "in a WS-Security UsernameToken (PasswordText)"
+            )
+        customer = await check_credentials(request, db, token.username, token.password)
+    finally:
+        turns.release()
+    return body, customer
+
+
+def _anonymous_turns(request: Request) -> asyncio.Semaphore:
+    # One per app, made on first use: an app serves from one event loop.
+    state = request.app.state
+    if not hasattr(state, "anonymous_turns"):
+        state.anonymous_turns = asyncio.Semaphore(_ANONYMOUS_AT_ONCE)
+    turns: asyncio.Semaphore = state.anonymous_turns
+    return turns
 
 
 @functools.cache
@@ -120,18 +168,13 @@ def endpoint_url(request: Request) -> str:
 async def _with_token(
     request: Request,
     db: Database,
-    basic_customer: Customer | None,
+    basic_customer: Customer,
     token: UsernameToken | None,
 ) -> Customer:
-    """The caller, once the UsernameToken (if one came) is checked as well."""
+    """The Basic caller, once the UsernameToken (if one came too) is checked."""
     if token is None:
-        if basic_customer is None:
-            raise NotAuthenticated(
-                "send your customer id and secret as HTTP Basic credentials or "
-                "in a WS-Security UsernameToken (PasswordText)"
-            )
         return basic_customer
-    if basic_customer is not None and token.username != basic_customer.customer_id:
+    if token.username != basic_customer.customer_id:
         raise NotAuthenticated(
             "HTTP Basic and the wsse:UsernameToken name different customers; "
             "send one of them, or the same customer and secret in both"

@@ -37,8 +37,6 @@ _ENVELOPE = f"{{{SOAP_ENV}}}Envelope"
 _HEADER = f"{{{SOAP_ENV}}}Header"
 _BODY = f"{{{SOAP_ENV}}}Body"
 _MUST_UNDERSTAND = f"{{{SOAP_ENV}}}mustUnderstand"
-_ACTOR = f"{{{SOAP_ENV}}}actor"
-_ACTOR_NEXT = "http://schemas.xmlsoap.org/soap/actor/next"
 
 # Encodings in which the markup is plain ASCII bytes, so that the DOCTYPE scan
 # below sees what the parser will see; by Python's canonical codec names.
@@ -173,6 +171,59 @@ def parse_untrusted(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Elem
         raise _doctype_refused()
     _check_tree(root, limits)
     return root
+
+
+_HEADER_CHUNK = 64 * 1024
+
+
+def header_of(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element | None:
+    """The soap:Header of a request, read without parsing the body after it.
+
+    For a caller not yet known (credentials in a WS-Security header): the
+    same checks of the raw bytes as a whole parse, then the document is fed to
+    a pull parser only until soap:Body begins, so that an anonymous body of
+    many megabytes costs no tree. None when the envelope has no header.
+    """
+    _check_encoding(data)
+    _check_markup(data, limits)
+    parser = etree.XMLPullParser(
+        events=("start", "end"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    for start in range(0, len(data), _HEADER_CHUNK):
+        try:
+            parser.feed(data[start : start + _HEADER_CHUNK])
+        except etree.XMLSyntaxError as error:
+            # A fault past the header is the body's, read once the caller is
+            # known; the events up to it still tell whether the header ended.
+            found = _header_in(parser)
+            if found is not False:
+                return found
+            raise _syntax_error(error) from None
+        found = _header_in(parser)
+        if found is not False:
+            return found
+    try:
+        parser.close()
+    except etree.XMLSyntaxError as error:
+        raise _syntax_error(error) from None
+    return None
+
+
+def _header_in(parser: etree.XMLPullParser) -> etree._Element | bool | None:
+    """The header once it has ended, None once the body began first, False
+    while neither has been seen."""
+    for event, element in parser.read_events():
+        if event == "end" and element.tag == _HEADER:
+            return element
+        if event == "start" and element.tag == _BODY:
+            return None
+    return False
 
 
 def validate(element: etree._Element, limits: Limits = DEFAULT_LIMITS) -> None:
@@ -371,7 +422,7 @@ def _check_headers(header: etree._Element) -> None:
             continue
         if security.is_security_header(entry):
             continue
-        if entry.get(_ACTOR, _ACTOR_NEXT) == _ACTOR_NEXT:
+        if security.addressed_to_us(entry):
             raise MustUnderstand(
                 f'header {entry.tag} has mustUnderstand="1", and this '
                 "service understands only wsse:Security"

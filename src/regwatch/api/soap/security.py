@@ -59,8 +59,11 @@ def username_token(element: etree._Element) -> UsernameToken | None:
     """
     envelope = element.getroottree().getroot()
     header = envelope.find(_HEADER)
-    if header is None:
-        return None
+    return None if header is None else token_in_header(header)
+
+
+def token_in_header(header: etree._Element) -> UsernameToken | None:
+    """The UsernameToken of a soap:Header, if any (see username_token)."""
     ours = [e for e in header if is_security_header(e) and addressed_to_us(e)]
     if len(ours) > 1:
         raise MalformedRequest("send one wsse:Security header, not several")
