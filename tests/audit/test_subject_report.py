@@ -22,6 +22,7 @@ from regwatch.kinds import Kind, to_mask
 from regwatch.monitoring.days import day_changes, publish_pending
 from regwatch.monitoring.extracts import person_data
 from regwatch.monitoring.lists import load_clients
+from regwatch.register.restrictions import set_restricted
 from regwatch.store.tables import audit_records
 
 DAY1 = START.date()
@@ -71,6 +72,7 @@ def test_the_report_answers_each_question_field_by_field(db):
             {"code": new_code, "since": iso(3), "until": None},
         ],
         "restricted": False,
+        "restrictions": [],
     }
     assert report["followed"] == [
         {
@@ -201,3 +203,41 @@ def test_the_text_report_and_the_command_line(db):
 def stored(db):
     with db.read() as conn:
         return conn.execute(select(audit_records).order_by(audit_records.c.seq)).all()
+
+
+def test_refused_extracts_and_the_restriction_history_are_in_the_report(db):
+    """Who asked and got nothing is told too: a customer that no longer
+    follows the person, and one that follows while the data is restricted."""
+    bank, telecom, _, old_code, new_code = story(db)
+    set_restricted(db, new_code, True, reason="court order")
+    move_clock(db, START + timedelta(days=1, hours=7))
+    person_data(db, bank, [new_code], purpose="check", request_id=None)
+    person_data(db, telecom, [old_code], purpose="win-back", request_id=None)
+    move_clock(db, START + timedelta(days=1, hours=8))
+    set_restricted(db, new_code, False)
+
+    report = subject_report(db, new_code).as_json()
+    seq_of = {row.operation: row.seq for row in stored(db)}
+    restricting, lifting = seq_of["RestrictPerson"], seq_of["LiftRestriction"]
+    assert report["person"]["restricted"] is False
+    assert report["person"]["restrictions"] == [
+        {
+            "at": iso(30),
+            "restricted": True,
+            "reason": "court order",
+            "record": restricting,
+        },
+        {"at": iso(32), "restricted": False, "reason": None, "record": lifting},
+    ]
+    later = [
+        (e["customer_id"], e["purpose"], e["returned"], e["groups"], e["reason"])
+        for e in report["extracts"][1:]
+    ]
+    assert later == [
+        (bank.customer_id, "check", False, [], "RESTRICTED"),
+        (telecom.customer_id, "win-back", False, [], "NOT_ON_LIST"),
+    ]
+    text = render_text(subject_report(db, new_code))
+    assert f"  restricted {iso(30)} (court order)" in text
+    assert f"  restriction lifted {iso(32)}" in text
+    assert "'win-back': not returned (NOT_ON_LIST)" in text

@@ -267,6 +267,7 @@ def handed_over(db: Database, customer_id: str) -> set[int]:
             select(audit_persons.c.person_id)
             .join(audit_records, audit_records.c.seq == audit_persons.c.seq)
             .where(audit_records.c.customer_id == customer_id)
+            .where(audit_persons.c.kinds != 0)  # named, but given nothing
         )
         return set(rows.scalars())
 

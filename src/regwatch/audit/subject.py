@@ -82,11 +82,20 @@ class ExtractAsked:
 
 
 @dataclass(frozen=True)
+class RestrictionChange:
+    at: datetime
+    restricted: bool  # set (True) or lifted (False)
+    reason: str | None
+    record: int
+
+
+@dataclass(frozen=True)
 class SubjectReport:
     person_id: int
     current_code: str
     codes: list[CodeHeld]
     restricted: bool
+    restrictions: list[RestrictionChange]
     followed: list[Following]
     day_answers: list[DayAnswer]
     extracts: list[ExtractAsked]
@@ -102,6 +111,15 @@ class SubjectReport:
                     for c in self.codes
                 ],
                 "restricted": self.restricted,
+                "restrictions": [
+                    {
+                        "at": _at(r.at),
+                        "restricted": r.restricted,
+                        "reason": r.reason,
+                        "record": r.record,
+                    }
+                    for r in self.restrictions
+                ],
             },
             "followed": [
                 {
@@ -161,6 +179,7 @@ def subject_report(db: Database, code: str) -> SubjectReport:
             current_code=person.personal_code,
             codes=_codes(conn, person_id),
             restricted=bool(person.restricted),
+            restrictions=_restrictions(conn, person_id),
             followed=_followed(conn, person_id),
             day_answers=_day_answers(conn, person_id),
             extracts=_extracts(conn, person_id),
@@ -192,6 +211,17 @@ def _codes(conn: Connection, person_id: int) -> list[CodeHeld]:
         )
         for row in rows
     ]
+
+
+def _restrictions(conn: Connection, person_id: int) -> list[RestrictionChange]:
+    changes = [
+        RestrictionChange(from_micros(row.at), True, row.purpose, row.seq)
+        for row in _named_records(conn, person_id, "RestrictPerson")
+    ] + [
+        RestrictionChange(from_micros(row.at), False, row.purpose, row.seq)
+        for row in _named_records(conn, person_id, "LiftRestriction")
+    ]
+    return sorted(changes, key=lambda change: change.record)
 
 
 def _followed(conn: Connection, person_id: int) -> list[Following]:
@@ -257,6 +287,15 @@ def _extracts(conn: Connection, person_id: int) -> list[ExtractAsked]:
     asked = []
     for row in _named_records(conn, person_id, "GetPersonData"):
         returned = row.kinds_given != 0
+        detail = json.loads(row.detail)
+        reason = next(
+            (
+                why
+                for why, ids in detail.get("withheld", {}).items()
+                if person_id in ids
+            ),
+            "RESTRICTED",  # records made before reasons were kept per person
+        )
         asked.append(
             ExtractAsked(
                 row.customer_id,
@@ -266,8 +305,8 @@ def _extracts(conn: Connection, person_id: int) -> list[ExtractAsked]:
                 row.trace_id,
                 row.purpose,
                 returned,
-                json.loads(row.detail).get("groups", []) if returned else [],
-                None if returned else "RESTRICTED",
+                detail.get("groups", []) if returned else [],
+                None if returned else reason,
             )
         )
     return asked
@@ -288,6 +327,10 @@ def render_text(report: SubjectReport) -> str:
         lines.append(
             "The register restricts this person's data: no extract returns it."
         )
+    for change in report.restrictions:
+        what = "restricted" if change.restricted else "restriction lifted"
+        why = f" ({change.reason})" if change.reason else ""
+        lines.append(f"  {what} {_at(change.at)}{why}")
     lines += ["", "Followed by:"]
     lines += [
         f"  {f.customer_name} ({f.customer_id}), as {f.loaded_code}, "

@@ -72,20 +72,25 @@ def person_data(
         wanted = {c.code for c in checked.values() if c.code is not None}
         records = _listed_records(conn, customer.customer_id, wanted)
 
-        results, returned, withheld = [], [], []
+        results: list[PersonExtract] = []
+        returned: list[int] = []
+        withheld: dict[str, list[int]] = {}  # reason -> persons asked for
         for text in codes_asked:
             code = checked[text].code
             row = records.get(code) if code is not None else None
             if code is None:
                 results.append(PersonExtract(text, reason=NotReturned.INVALID_CODE))
-            elif code not in records:
-                results.append(PersonExtract(text, reason=NotReturned.NOT_FOUND))
             elif row is None:
+                results.append(PersonExtract(text, reason=NotReturned.NOT_FOUND))
+            elif row.entry_id is None:
+                # Asked for someone the customer does not follow: nothing is
+                # handed over, but the person may want to know who asked.
+                withheld.setdefault("NOT_ON_LIST", []).append(row.person_id)
                 results.append(PersonExtract(text, reason=NotReturned.NOT_ON_LIST))
             elif row.restricted:
                 # Asked of a listed person only: the restriction itself is not
                 # told to a customer that does not follow the person.
-                withheld.append(row.person_id)
+                withheld.setdefault("RESTRICTED", []).append(row.person_id)
                 results.append(PersonExtract(text, reason=NotReturned.RESTRICTED))
             else:
                 returned.append(row.person_id)
@@ -110,11 +115,14 @@ def person_data(
                 "not_returned": dict(
                     sorted(Counter(r.reason.value for r in results if r.reason).items())
                 ),
+                "withheld": {
+                    reason: sorted(set(ids)) for reason, ids in sorted(withheld.items())
+                },
             },
             # A withheld person is named with nothing handed over, so that the
             # person's own report shows that the data was asked for.
             named=[(person_id, customer.kinds) for person_id in returned]
-            + [(person_id, 0) for person_id in withheld],
+            + [(p, 0) for ids in withheld.values() for p in ids],
         )
     log.info(
         "extract_served",
@@ -126,10 +134,8 @@ def person_data(
 
 
 def _listed_records(conn: Connection, customer_id: str, wanted: set[str]) -> dict:
-    """code -> the person's row if listed by the customer, None if not listed.
-
-    Codes of no person are absent.
-    """
+    """code -> the person's row, whose ``entry_id`` is None when the customer
+    does not list the person. Codes of no person are absent."""
     found: dict = {}
     for part in chunks(sorted(wanted)):
         rows = conn.execute(
@@ -144,7 +150,7 @@ def _listed_records(conn: Connection, customer_id: str, wanted: set[str]) -> dic
             .where(personal_codes.c.code.in_(part))
         )
         for row in rows:
-            found[row.code] = row if row.entry_id is not None else None
+            found[row.code] = row
     return found
 
 

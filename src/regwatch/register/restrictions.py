@@ -61,6 +61,6 @@ def set_restricted(
                 actor=trail.OPERATOR,
                 purpose=reason,
                 persons=1,
-                detail={"person_id": row.person_id},
+                named=[(row.person_id, 0)],  # for the person's own report
             )
     return Restriction(row.person_id, row.personal_code, restricted, changed)
