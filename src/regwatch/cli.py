@@ -804,7 +804,7 @@ def _anchor(text: str | None) -> tuple[int, str] | None:
             f"{text!r}: give RECORD:HASH as `audit verify` printed it",
             param_hint="--anchor",
         )
-    return int(seq), digest
+    return int(seq), digest.lower()
 
 
 @audit.command("verify")
