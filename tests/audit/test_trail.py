@@ -176,7 +176,7 @@ def test_a_removed_record_is_named(db):
     with db.write() as conn:
         conn.execute(delete(audit_persons).where(audit_persons.c.seq == 5))
         conn.execute(delete(audit_records).where(audit_records.c.seq == 5))
-    assert problems(db) == [(5, "record 5 is missing (removed)")]
+    assert problems(db) == [(5, "it is missing (removed)")]
 
 
 def test_records_removed_from_the_end_are_named(db):
@@ -185,7 +185,11 @@ def test_records_removed_from_the_end_are_named(db):
         conn.execute(delete(audit_records).where(audit_records.c.seq >= 7))
         conn.execute(delete(audit_persons).where(audit_persons.c.seq >= 7))
     assert problems(db) == [
-        (7, "records 7 to 10 are missing (removed from the end of the chain)")
+        (
+            7,
+            "it and the records after it up to 10 are missing (removed from the "
+            "end of the chain)",
+        )
     ]
 
 

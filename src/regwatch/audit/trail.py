@@ -161,7 +161,7 @@ def _lock_head(conn: Connection) -> str | None:
 
 
 def append_alone(db: Database, operation: str, **kwargs: Any) -> int:
-    """Append a record in a transaction of its own (for a refused call)."""
+    """Append a record in a transaction of its own (a refused call, an export)."""
     with db.write() as conn:
         return append(conn, db.now(conn), operation, **kwargs)
 
@@ -337,8 +337,9 @@ def verify(
             result.problems.append(
                 (
                     last_seq + 1,
-                    f"records {last_seq + 1} to {result.head_seq} are missing "
-                    "(removed from the end of the chain)",
+                    _missing(
+                        last_seq + 1, result.head_seq, " from the end of the chain"
+                    ),
                 )
             )
         elif last_seq == result.head_seq and expected_prev != result.head_hash:
@@ -358,6 +359,13 @@ def verify(
                 (stray, "the persons index names a record past the chain's end")
             )
     return result
+
+
+def _missing(first: int, last: int, where: str) -> str:
+    """The problem of records ``first`` to ``last``, reported at ``first``."""
+    if first == last:
+        return f"it is missing (removed{where})"
+    return f"it and the records after it up to {last} are missing (removed{where})"
 
 
 def _check(
@@ -380,12 +388,7 @@ def _check(
         problems.append((record.seq, "it was inserted: chain numbers start at 1"))
         return
     if record.seq > expected_seq:
-        gap = (
-            f"record {expected_seq} is missing"
-            if record.seq == expected_seq + 1
-            else f"records {expected_seq} to {record.seq - 1} are missing"
-        )
-        problems.append((expected_seq, f"{gap} (removed)"))
+        problems.append((expected_seq, _missing(expected_seq, record.seq - 1, "")))
     elif record.prev_hash != expected_prev:
         problems.append(
             (
