@@ -199,9 +199,12 @@ def authenticate(
                 logins.release(conn, keys)
         raise
     if refusal is None and row is not None:
-        if not remembered or recent_failures:
+        if not remembered:  # give the reservation back
             with db.write() as conn:
                 logins.succeeded(conn, keys)
+        elif recent_failures:  # nothing was reserved; the id's count goes
+            with db.write() as conn:
+                logins.clear_customer(conn, customer_id)
         return Customer(row.customer_id, row.name, row.company_code, row.kinds)
 
     if remembered:  # the secret was right, the certificate was not
