@@ -34,7 +34,7 @@ async def post(request: Request) -> Response:
     The credentials come as HTTP Basic, checked before the body is even read,
     or as a WS-Security UsernameToken, which is in the body: then the body is
     read (never past the size cap) and only its header parsed before the
-    caller is known, a few such callers at a time (see _anonymous_turn). When
+    caller is known, a few such callers at a time (see _by_header_token). When
     both come, they must name the same customer and both be right. Parsing,
     checking secrets and the service call block, so they run off the event
     loop.
@@ -46,11 +46,11 @@ async def post(request: Request) -> Response:
         by_token = not has_basic(request)
         if by_token:
             body, customer = await _by_header_token(request, db)
+            structlog.contextvars.bind_contextvars(customer_id=customer.customer_id)
         else:
             customer = await authenticate_request(request, db)
             structlog.contextvars.bind_contextvars(customer_id=customer.customer_id)
             body = await read_body(request, db.settings.max_body_bytes)
-        structlog.contextvars.bind_contextvars(customer_id=customer.customer_id)
 
         call = await run_in_threadpool(
             read_call,
