@@ -72,3 +72,19 @@ def db(databases: Databases) -> Iterator[Database]:
     yield database
     database.engine.dispose()
     databases.drop(url)
+
+
+@pytest.fixture
+def hash_checks(monkeypatch) -> list[str]:
+    """Records every Argon2 check a login makes, by the hash checked against."""
+    from regwatch.monitoring import customers
+
+    checked: list[str] = []
+    verify = customers._verify
+
+    def counting(db: Database, stored_hash: str, secret: str) -> bool:
+        checked.append(stored_hash)
+        return verify(db, stored_hash, secret)
+
+    monkeypatch.setattr(customers, "_verify", counting)
+    return checked

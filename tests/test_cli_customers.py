@@ -16,7 +16,6 @@ from click.testing import CliRunner, Result
 from regwatch.cli import main
 from regwatch.errors import NotAuthenticated
 from regwatch.kinds import ALL_MASK, Kind, to_mask
-from regwatch.monitoring import customers
 from regwatch.monitoring.customers import add_customer, authenticate
 from regwatch.store.engine import Database
 
@@ -40,19 +39,6 @@ def pem(der: bytes) -> str:
 @pytest.fixture
 def bank(db):
     return add_customer(db, "Bank", kinds=ALL_MASK)
-
-
-@pytest.fixture
-def hash_checks(monkeypatch) -> list[str]:
-    checked: list[str] = []
-    verify = customers._verify
-
-    def counting(db: Database, stored_hash: str, secret: str) -> bool:
-        checked.append(stored_hash)
-        return verify(db, stored_hash, secret)
-
-    monkeypatch.setattr(customers, "_verify", counting)
-    return checked
 
 
 def warm(db: Database, customer_id: str, secret: str, checks: list[str]) -> None:

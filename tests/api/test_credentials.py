@@ -105,20 +105,6 @@ def clock():
     return FixedClock(START)
 
 
-@pytest.fixture
-def hash_checks(monkeypatch) -> list[str]:
-    """Records every Argon2 check, by the hash it was checked against."""
-    checked: list[str] = []
-    verify = customers._verify
-
-    def counting(db: Database, stored_hash: str, secret: str) -> bool:
-        checked.append(stored_hash)
-        return verify(db, stored_hash, secret)
-
-    monkeypatch.setattr(customers, "_verify", counting)
-    return checked
-
-
 # --- WS-Security UsernameToken ----------------------------------------------------
 
 

@@ -40,17 +40,9 @@ from .isolation import (
     rename,
     stored_requests,
     texts,
-    two_customers,
     walk,
     work,
 )
-
-
-@pytest.fixture
-def world(db: Database) -> Iterator[World]:
-    with two_customers(db) as made:
-        yield made
-
 
 # --- the list -----------------------------------------------------------------
 

@@ -8,21 +8,11 @@ one password-hash check and the same SQL statements (counted, never timed).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from regwatch.monitoring import customers, logins
-from regwatch.store.engine import Database
 
-from .isolation import World, fault, get_all_clients, post, statements, two_customers
-
-
-@pytest.fixture
-def world(db: Database) -> Iterator[World]:
-    with two_customers(db) as made:
-        yield made
+from .isolation import fault, get_all_clients, post, statements
 
 
 def test_crossed_credentials_are_refused_like_an_unknown_customer(world):

@@ -8,12 +8,10 @@ a different message for a genuine token would tell B that it was genuine.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 
 import pytest
 
 from regwatch.monitoring import paging
-from regwatch.store.engine import Database
 
 from .isolation import (
     Fault,
@@ -30,15 +28,8 @@ from .isolation import (
     ok,
     rename,
     texts,
-    two_customers,
     walk,
 )
-
-
-@pytest.fixture
-def world(db: Database) -> Iterator[World]:
-    with two_customers(db) as made:
-        yield made
 
 
 def refusal_of_a_forgery(world: World, who: Party) -> Fault:
